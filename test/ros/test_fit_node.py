@@ -1,0 +1,180 @@
+"""The fitting node over real DDS: a node process, a test client, our messages."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import CameraInfo
+
+from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
+from lgd_ros.ros.conversions import fill_camera_info, fill_person_keypoints
+from lgd_ros.ros.node_process import NodeProcess
+from lgd_ros.ros.testing import MessageCollector, wait_for_publishers, wait_for_subscribers
+
+COCO17 = 17
+K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
+
+
+def make_keypoints(stamp_sec: int, people: int = 1, count: int = COCO17, fmt: str = "coco17",
+                   frame_id: str = "camera_optical") -> PersonKeypointsArray:
+    msg = PersonKeypointsArray()
+    msg.header.frame_id = frame_id
+    msg.header.stamp.sec = stamp_sec
+    msg.header.stamp.nanosec = 123
+    rng = np.random.default_rng(stamp_sec)
+    for person_id in range(people):
+        keypoints = rng.uniform([200, 100], [440, 400], size=(count, 2))
+        msg.people.append(fill_person_keypoints(PersonKeypoints(), keypoints, np.full(count, 0.9),
+                                                fmt, person_id=person_id))
+    return msg
+
+
+class FitNodeClient:
+    """Test-side publishers and collectors wired to one node process."""
+
+    def __init__(self, node: object, prefix: str = "") -> None:
+        self.node = node
+        self.keypoints_pub = node.create_publisher(PersonKeypointsArray, f"{prefix}keypoints", 10)
+        self.camera_pub = node.create_publisher(CameraInfo, f"{prefix}camera_info", 10)
+        self.bodies = MessageCollector(node, FittedBodyArray, f"{prefix}bodies")
+
+    def wait_connected(self) -> None:
+        wait_for_subscribers(self.node, self.keypoints_pub)
+        wait_for_subscribers(self.node, self.camera_pub)
+        wait_for_publishers(self.node, self.bodies.subscription)
+
+    def send_camera_info(self) -> None:
+        self.camera_pub.publish(fill_camera_info(CameraInfo(), K, 640, 480, "camera_optical"))
+
+    def exchange(self, msg: PersonKeypointsArray, expect_output: bool = True) -> list[FittedBodyArray]:
+        before = len(self.bodies.messages)
+        self.keypoints_pub.publish(msg)
+        if expect_output:
+            return self.bodies.wait_for_count(before + 1, timeout=20)[before:]
+        # Expecting silence: publish a few times, in case the node's reader
+        # matched our writer a moment after our writer matched it.
+        for _ in range(4):
+            self.bodies.spin_for(0.25)
+            self.keypoints_pub.publish(msg)
+        return self.bodies.spin_for(0.5)[before:]
+
+
+@pytest.fixture
+def fit_node(start_node: Callable[..., NodeProcess], test_node: object) -> tuple[NodeProcess, FitNodeClient]:
+    process = start_node()
+    client = FitNodeClient(test_node)
+    client.wait_connected()
+    return process, client
+
+
+def test_one_body_array_per_keypoints_message_with_input_header(fit_node) -> None:
+    process, client = fit_node
+    client.send_camera_info()
+    # CameraInfo is best effort: resend until the node has one and answers.
+    for attempt in range(20):
+        out = client.exchange(make_keypoints(100 + attempt, people=2), expect_output=False)
+        if out:
+            out = out[:1]
+            break
+        client.send_camera_info()
+    assert out, "node never answered a valid keypoints message"
+    bodies = out[0]
+    assert bodies.header.frame_id == "camera_optical"
+    assert bodies.header.stamp.nanosec == 123
+    assert len(bodies.bodies) == 2
+    assert [b.track_id for b in bodies.bodies] == [0, 1]
+    for body in bodies.bodies:
+        assert len(body.pose) == 72 and len(body.betas) == 10
+        assert body.fit_status in (FittedBody.FIT_OK, FittedBody.FIT_FAILED, FittedBody.NO_MODEL_LOADED)
+        if body.fit_status == FittedBody.NO_MODEL_LOADED:
+            assert body.fit_status_message
+            assert not np.any(np.asarray(body.pose))
+    process.assert_running()
+
+
+def _ready(client: FitNodeClient) -> None:
+    for attempt in range(20):
+        client.send_camera_info()
+        if client.exchange(make_keypoints(1000 + attempt), expect_output=False):
+            return
+    raise AssertionError("node never became ready")
+
+
+def _nan_keypoints() -> PersonKeypointsArray:
+    msg = make_keypoints(7)
+    msg.people[0].u[3] = math.nan
+    return msg
+
+
+def _zero_confidence() -> PersonKeypointsArray:
+    msg = make_keypoints(8)
+    msg.people[0].confidence = [0.0] * COCO17
+    return msg
+
+
+def _ragged() -> PersonKeypointsArray:
+    msg = make_keypoints(9)
+    msg.people[0].v = msg.people[0].v[:-1]
+    return msg
+
+
+BAD_MESSAGES = {
+    "wrong keypoint count": (lambda: make_keypoints(5, count=12), "has 17 keypoints"),
+    "unknown format": (lambda: make_keypoints(6, fmt="kinect_v1"), "unknown keypoint format"),
+    "NaN coordinate": (_nan_keypoints, "NaN"),
+    "all confidences zero": (_zero_confidence, "zero confidence"),
+    "ragged arrays": (_ragged, "same length"),
+}
+
+
+def test_bad_messages_are_dropped_with_a_warning_and_the_node_keeps_running(fit_node) -> None:
+    process, client = fit_node
+    _ready(client)
+    for name, (make, expected_warning) in BAD_MESSAGES.items():
+        assert client.exchange(make(), expect_output=False) == [], f"{name}: got output"
+        assert expected_warning in process.log(), f"{name}: no warning containing {expected_warning!r}"
+        process.assert_running()
+    # Still alive and answering.
+    assert client.exchange(make_keypoints(50))
+    process.assert_running()
+
+
+def test_keypoints_without_camera_info_are_dropped_with_a_warning(fit_node) -> None:
+    process, client = fit_node
+    assert client.exchange(make_keypoints(3), expect_output=False) == []
+    assert "no CameraInfo received" in process.log()
+    process.assert_running()
+
+
+def test_degenerate_camera_info_is_refused(fit_node) -> None:
+    process, client = fit_node
+    bad = fill_camera_info(CameraInfo(), np.zeros((3, 3)), 640, 480, "camera_optical")
+    for _ in range(5):
+        client.camera_pub.publish(bad)
+        client.bodies.spin_for(0.2)
+    assert client.exchange(make_keypoints(4), expect_output=False) == []
+    assert "non-positive focal length" in process.log()
+    process.assert_running()
+
+
+def test_topics_follow_remaps_and_namespace(start_node, test_node) -> None:
+    start_node(remaps={"__ns": "/front", "keypoints": "detector/people"})
+    client = FitNodeClient(test_node, prefix="/front/")
+    client.keypoints_pub = test_node.create_publisher(PersonKeypointsArray, "/front/detector/people", 10)
+    client.wait_connected()
+    _ready(client)
+
+
+def test_installed_executable_runs_like_ros2_run(start_node, test_node) -> None:
+    """`ros2 run lgd_ros fit_node` runs install/lgd_ros/lib/lgd_ros/fit_node."""
+    executable = Path(__file__).resolve().parents[2] / "build/ws/install/lgd_ros/lib/lgd_ros/fit_node"
+    if not executable.exists():
+        pytest.skip(f"{executable} not built (make msgs builds it)")
+    start_node(executable=[str(executable)])
+    client = FitNodeClient(test_node)
+    client.wait_connected()
+    _ready(client)
