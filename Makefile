@@ -18,7 +18,7 @@ LOCK_HASH := $(shell cat requirements/*.txt | sha256sum | cut -c1-16)
 ENV_STAMP := $(VENV)/.lgd-env-$(LOCK_HASH)
 WS := build/ws
 MSG_STAMP := $(WS)/install/.lgd-msgs-built
-MSG_INPUTS := CMakeLists.txt package.xml $(wildcard msg/*.msg) $(wildcard test/interfaces/tf2_msgs/*.* test/interfaces/tf2_msgs/msg/*)
+MSG_INPUTS := CMakeLists.txt package.xml $(wildcard msg/*.msg) $(wildcard test/interfaces/*/*.* test/interfaces/*/msg/*)
 RUN := ./tools/with_ros_env.sh
 
 .PHONY: all env msgs test demo bench lint clean
@@ -39,11 +39,12 @@ msgs: $(MSG_STAMP)
 
 # colcon builds from a staged copy of the package: CMake refuses include
 # directories inside the source tree, and the venv (with NumPy's headers) lives
-# inside this checkout. tf2_msgs (not on PyPI) is built for the tests only.
+# inside this checkout. tf2_msgs and hri_msgs (not on PyPI) are built for the
+# tests only (test/interfaces/README.md).
 $(MSG_STAMP): $(ENV_STAMP) $(MSG_INPUTS)
 	rm -rf $(WS)/src && mkdir -p $(WS)/src/lgd_ros
 	cp -r CMakeLists.txt package.xml msg lgd_ros scripts launch config $(WS)/src/lgd_ros/
-	cp -r test/interfaces/tf2_msgs $(WS)/src/tf2_msgs
+	cp -r test/interfaces/tf2_msgs test/interfaces/hri_msgs $(WS)/src/
 	cd $(WS) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 	  AMENT_PREFIX_PATH="$(CURDIR)/$(VENV)" CMAKE_PREFIX_PATH="$(CURDIR)/$(VENV)" \
 	  colcon --log-base log build --event-handlers console_cohesion- status- \

@@ -77,3 +77,53 @@ def fill_camera_info(msg: Any, matrix: np.ndarray, width: int, height: int, fram
     p[:, :3] = k
     msg.p = p.reshape(-1).tolist()
     return msg
+
+
+# sensor_msgs/Image encodings we turn into RGB, with their channel count.
+_IMAGE_ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+
+
+def image_to_rgb(msg: Any) -> np.ndarray:
+    """``sensor_msgs/Image`` -> ``[H, W, 3]`` uint8 RGB (copy).
+
+    Raises:
+        InvalidObservationError: unsupported encoding or a data size that does not match
+            height x step.
+    """
+    encoding = str(msg.encoding).lower()
+    if encoding not in _IMAGE_ENCODINGS:
+        raise InvalidObservationError(
+            f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(_IMAGE_ENCODINGS)}")
+    channels = _IMAGE_ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data,
+                         dtype=np.uint8)
+    if step < width * channels or data.size != height * step:
+        raise InvalidObservationError(
+            f"image {width}x{height} {encoding}: expected {height} rows of step >= "
+            f"{width * channels} bytes ({height * step} bytes), got step {step} and {data.size} bytes")
+    pixels = data.reshape(height, step)[:, : width * channels].reshape(height, width, channels)
+    if encoding == "mono8":
+        return np.repeat(pixels, 3, axis=2)
+    if encoding.startswith("bgr"):
+        return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def fill_image(msg: Any, rgb: np.ndarray, frame_id: str) -> Any:
+    """Fill a ``sensor_msgs/Image`` (rgb8) from ``[H, W, 3]`` uint8."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+    msg.encoding = "rgb8"
+    msg.is_bigendian = 0
+    msg.step = int(rgb.shape[1] * 3)
+    msg.data = rgb.tobytes()
+    return msg
+
+
+def observations_from_detections(detections: Sequence[Any]) -> list[PersonObservation]:
+    """Detector output (:class:`lgd_ros.detect.Detection`) -> people, detector order kept."""
+    return [PersonObservation(keypoints_px=d.keypoints_px, confidence=d.confidence,
+                              keypoint_format=d.format, source_id=-1, score=float(d.score))
+            for d in detections]

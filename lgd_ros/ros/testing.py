@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -81,3 +81,82 @@ class MessageCollector(Generic[MessageT]):
         with self._lock:
             self.messages.clear()
             self.arrival_times.clear()
+
+
+class FitNodeClient:
+    """The other end of a fitting node: publishers for its inputs, collectors for its outputs.
+
+    Topic names are the node's defaults under ``prefix`` (e.g. ``/front/``).
+    """
+
+    def __init__(self, node: Node, prefix: str = "", *, collect_outputs: bool = True) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import CameraInfo
+        from visualization_msgs.msg import MarkerArray
+
+        from lgd_ros.msg import FittedBodyArray, PersonKeypointsArray
+
+        self.node = node
+        self.keypoints_pub = node.create_publisher(PersonKeypointsArray, f"{prefix}keypoints", 10)
+        self.camera_pub = node.create_publisher(CameraInfo, f"{prefix}camera_info", 10)
+        self.bodies: MessageCollector = MessageCollector(node, FittedBodyArray, f"{prefix}bodies")
+        self.markers: MessageCollector | None = None
+        self.tf: MessageCollector | None = None
+        self.tracked: MessageCollector | None = None
+        self.diagnostics: MessageCollector | None = None
+        if collect_outputs:
+            self.markers = MessageCollector(node, MarkerArray, f"{prefix}body_markers")
+            self.diagnostics = MessageCollector(node, DiagnosticArray, "/diagnostics")
+            try:
+                from tf2_msgs.msg import TFMessage
+
+                self.tf = MessageCollector(node, TFMessage, "/tf", qos=100)
+            except ImportError:
+                pass
+            try:
+                from hri_msgs.msg import IdsList
+
+                self.tracked = MessageCollector(node, IdsList, f"{prefix}humans/bodies/tracked")
+            except ImportError:
+                pass
+
+    def wait_connected(self, timeout: float = 15.0) -> None:
+        wait_for_subscribers(self.node, self.keypoints_pub, timeout=timeout)
+        wait_for_subscribers(self.node, self.camera_pub, timeout=timeout)
+        wait_for_publishers(self.node, self.bodies.subscription, timeout=timeout)
+
+    def send_camera_info(self, matrix: Any, width: int = 640, height: int = 480,
+                         frame_id: str = "camera_optical") -> None:
+        from sensor_msgs.msg import CameraInfo
+
+        from lgd_ros.ros.conversions import fill_camera_info
+
+        self.camera_pub.publish(fill_camera_info(CameraInfo(), matrix, width, height, frame_id))
+
+    def keypoints_msg(self, stamp: float, people: Any, frame_id: str = "camera_optical") -> Any:
+        """PersonKeypointsArray from :class:`~lgd_ros.tracking.observations.PersonObservation` s."""
+        from lgd_ros.msg import PersonKeypoints, PersonKeypointsArray
+        from lgd_ros.ros.conversions import fill_person_keypoints
+
+        msg = PersonKeypointsArray()
+        msg.header.frame_id = frame_id
+        msg.header.stamp.sec = int(stamp)
+        msg.header.stamp.nanosec = int(round((stamp - int(stamp)) * 1e9))
+        for person in people:
+            msg.people.append(fill_person_keypoints(PersonKeypoints(), person.keypoints_px,
+                                                    person.confidence, person.keypoint_format,
+                                                    person.source_id, person.score))
+        return msg
+
+    def make_ready(self, matrix: Any, probe: Any, attempts: int = 40) -> None:
+        """Send CameraInfo (best effort on the node's side) until a probe frame is answered."""
+        for _ in range(attempts):
+            self.send_camera_info(matrix)
+            before = len(self.bodies.messages)
+            self.keypoints_pub.publish(probe)
+            try:
+                self.bodies.wait_for_count(before + 1, timeout=0.5)
+                return
+            except WaitTimeout:
+                continue
+        raise WaitTimeout("the fitting node never answered a probe frame")

@@ -13,7 +13,7 @@ from sensor_msgs.msg import CameraInfo
 from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
 from lgd_ros.ros.conversions import fill_camera_info, fill_person_keypoints
 from lgd_ros.ros.node_process import NodeProcess
-from lgd_ros.ros.testing import MessageCollector, wait_for_publishers, wait_for_subscribers
+from lgd_ros.ros import testing
 
 COCO17 = 17
 K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
@@ -33,22 +33,14 @@ def make_keypoints(stamp_sec: int, people: int = 1, count: int = COCO17, fmt: st
     return msg
 
 
-class FitNodeClient:
-    """Test-side publishers and collectors wired to one node process."""
+class FitNodeClient(testing.FitNodeClient):
+    """Adds the exchange-and-expect helpers these tests use."""
 
     def __init__(self, node: object, prefix: str = "") -> None:
-        self.node = node
-        self.keypoints_pub = node.create_publisher(PersonKeypointsArray, f"{prefix}keypoints", 10)
-        self.camera_pub = node.create_publisher(CameraInfo, f"{prefix}camera_info", 10)
-        self.bodies = MessageCollector(node, FittedBodyArray, f"{prefix}bodies")
+        super().__init__(node, prefix, collect_outputs=False)
 
-    def wait_connected(self) -> None:
-        wait_for_subscribers(self.node, self.keypoints_pub)
-        wait_for_subscribers(self.node, self.camera_pub)
-        wait_for_publishers(self.node, self.bodies.subscription)
-
-    def send_camera_info(self) -> None:
-        self.camera_pub.publish(fill_camera_info(CameraInfo(), K, 640, 480, "camera_optical"))
+    def send_camera_info(self, matrix: np.ndarray = K, *args: object, **kwargs: object) -> None:
+        super().send_camera_info(matrix, *args, **kwargs)
 
     def exchange(self, msg: PersonKeypointsArray, expect_output: bool = True) -> list[FittedBodyArray]:
         before = len(self.bodies.messages)

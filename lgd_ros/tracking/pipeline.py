@@ -1,0 +1,195 @@
+"""The per-frame pipeline every front end shares: validate, track, fit (warm or cold).
+
+The ROS node and the bag tool both feed frames of people's keypoints to a
+:class:`BodyFittingPipeline` and turn its :class:`FrameResult` into messages, so
+live and offline processing give the same bodies for the same input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lgd_ros.tracking.observations import CameraModel, PersonObservation, validate_observations
+from lgd_ros.tracking.tracker import Assignment, PersonTracker, TrackerConfig
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``auto``/empty -> CUDA when present, else CPU; anything else as torch understands it."""
+    if not name or name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+    return device
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings shared by the node and the bag tool (ROS parameters map onto these).
+
+    Attributes:
+        weights: learned fitter weights file; None = the weights shipped for each format.
+        body_model_path: SMPL model file; None = the open default body model.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+        steps: update steps of a cold fit; None = the weights' default.
+        warm_steps: update steps of a warm-started fit; None = the weights' default.
+        max_people: people fitted per frame, highest detection score first.
+        tracker: association settings.
+    """
+
+    weights: str | None = None
+    body_model_path: str | None = None
+    device: str = "auto"
+    steps: int | None = None
+    warm_steps: int | None = None
+    max_people: int = 10
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+@dataclass(frozen=True)
+class BodyEstimate:
+    """One person's fitted body in the camera optical frame (metres, radians).
+
+    ``success`` False means the fit is not trustworthy (``message`` says why); its
+    numbers are still the fitter's output, to be shown as such, never as a good fit.
+    """
+
+    track_id: int
+    success: bool
+    message: str
+    pose: np.ndarray  # [72]
+    betas: np.ndarray  # [10]
+    transl: np.ndarray  # [3]
+    joints: np.ndarray  # [24, 3]
+    keypoints2d: np.ndarray  # [J, 2]
+    mean_error_px: float
+    quality: float
+    steps_used: int
+    warm_started: bool
+    keypoint_format: str
+
+
+@dataclass
+class FrameResult:
+    stamp: float
+    bodies: list[BodyEstimate]
+    ended_track_ids: list[int]
+    tracked_ids: list[int]
+    skipped_people: int = 0
+    tracker_reset: bool = False
+    fit_seconds: float = 0.0
+
+
+class BodyFittingPipeline:
+    """Tracks people and fits each with the learned fitter, warm-starting known tracks."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        from lgd_ros.body import BodyModel
+
+        self.config = config or PipelineConfig()
+        self.device = resolve_device(self.config.device)
+        self.body_model = BodyModel.load(self.config.body_model_path, device=self.device)
+        self.tracker = PersonTracker(self.config.tracker)
+        self._fitters: dict[str, object] = {}
+
+    def fitter(self, fmt: str):  # -> Fitter (imported lazily: it pulls the networks)
+        """The fitter for a keypoint format, loaded on first use."""
+        from lgd_ros.fitting import Fitter
+
+        if fmt not in self._fitters:
+            weights = Path(self.config.weights) if self.config.weights else None
+            self._fitters[fmt] = Fitter.load(weights, body_model=self.body_model, fmt=fmt,
+                                             device=self.device)
+        return self._fitters[fmt]
+
+    def preload(self, formats: Sequence[str]) -> None:
+        """Load fitters ahead of the first frame (weights problems show at start-up)."""
+        for fmt in formats:
+            self.fitter(fmt)
+
+    def process(self, stamp: float, people: Sequence[PersonObservation],
+                camera: CameraModel) -> FrameResult:
+        """Fit every person of one frame.
+
+        Raises:
+            InvalidObservationError: a person's keypoints cannot be fitted (nothing is changed).
+            OutOfOrderStampError: ``stamp`` is not after the previous frame's.
+            lgd_ros.fitting.errors.FittingError: weights missing / mismatching.
+        """
+        validate_observations(people)
+        skipped = max(0, len(people) - self.config.max_people)
+        if skipped:
+            order = sorted(range(len(people)), key=lambda i: -people[i].score)
+            people = [people[i] for i in sorted(order[: self.config.max_people])]
+        people = [PersonObservation(camera.undistort(p.keypoints_px), p.confidence,
+                                    p.keypoint_format, p.source_id, p.score) for p in people]
+        association = self.tracker.update(stamp, people)
+        started = time.perf_counter()
+        bodies = self._fit(stamp, people, association.assignments, camera)
+        return FrameResult(stamp=stamp, bodies=bodies, ended_track_ids=association.ended_track_ids,
+                           tracked_ids=self.tracker.track_ids, skipped_people=skipped,
+                           tracker_reset=association.reset,
+                           fit_seconds=time.perf_counter() - started)
+
+    def _fit(self, stamp: float, people: Sequence[PersonObservation],
+             assignments: Sequence[Assignment], camera: CameraModel) -> list[BodyEstimate]:
+        from lgd_ros.fitting import FitResult
+
+        groups: dict[tuple[str, bool], list[Assignment]] = defaultdict(list)
+        for assignment in assignments:
+            fmt = people[assignment.person_index].keypoint_format
+            groups[(fmt, assignment.warm_start is not None)].append(assignment)
+        intrinsics = torch.as_tensor(camera.matrix, dtype=torch.float32)
+        estimates: dict[int, BodyEstimate] = {}
+        for (fmt, warm), members in groups.items():
+            fitter = self.fitter(fmt)
+            keypoints = np.stack([np.nan_to_num(people[a.person_index].keypoints_px) for a in members])
+            confidence = np.stack([people[a.person_index].confidence for a in members])
+            init = FitResult.concatenate([a.warm_start for a in members]) if warm else None
+            steps = self.config.warm_steps if warm else self.config.steps
+            result = fitter.fit(keypoints, confidence, intrinsics, fmt=fmt, init=init, steps=steps)
+            warm_flags = [warm] * len(members)
+            steps_used = [result.steps_used] * len(members)
+            if warm and not bool(result.success.all()):
+                # A warm start that went wrong (fast motion, a mis-association) gets a
+                # second chance from scratch; keep whichever fit reprojects better.
+                retry = [i for i in range(len(members)) if not bool(result.success[i])]
+                cold = fitter.fit(keypoints[retry], confidence[retry], intrinsics, fmt=fmt,
+                                  steps=self.config.steps)
+                rows = list(range(len(members)))
+                parts = []
+                for row in rows:
+                    if row in retry:
+                        j = retry.index(row)
+                        better = bool(cold.success[j]) or float(cold.mean_error_px[j]) < float(
+                            result.mean_error_px[row])
+                        steps_used[row] += cold.steps_used  # both attempts cost time
+                        if better:
+                            parts.append(cold.select(j))
+                            warm_flags[row] = False
+                            continue
+                    parts.append(result.select(row))
+                result = FitResult.concatenate(parts)
+            cpu = result.to("cpu")
+            for row, assignment in enumerate(members):
+                success = bool(cpu.success[row])
+                if success:
+                    self.tracker.record_fit(assignment.track_id, stamp, result.select(row))
+                error = float(cpu.mean_error_px[row])
+                estimates[assignment.person_index] = BodyEstimate(
+                    track_id=assignment.track_id, success=success,
+                    message="" if success else (
+                        f"fit rejected: mean reprojection error {error:.1f} px or too few keypoints"),
+                    pose=cpu.pose[row].numpy(), betas=cpu.betas[row].numpy(),
+                    transl=cpu.transl[row].numpy(), joints=cpu.joints[row].numpy(),
+                    keypoints2d=cpu.keypoints2d[row].numpy(), mean_error_px=error,
+                    quality=float(cpu.quality[row]), steps_used=steps_used[row],
+                    warm_started=warm_flags[row], keypoint_format=fmt)
+        return [estimates[i] for i in sorted(estimates)]
