@@ -1,0 +1,1 @@
+"""Tests of lgd_ros.body."""
