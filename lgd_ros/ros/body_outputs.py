@@ -53,6 +53,11 @@ def body_transforms(estimate: BodyEstimate, header: Header) -> list[TransformSta
     return out
 
 
+def _colour(rgba: tuple[float, float, float, float]) -> ColorRGBA:
+    r, g, b, a = rgba
+    return ColorRGBA(r=r, g=g, b=b, a=a)
+
+
 def _marker(header: Header, namespace: str, track_id: int, kind: int, lifetime_s: float) -> Marker:
     marker = Marker(header=header, ns=namespace, id=int(track_id), type=kind, action=Marker.ADD)
     marker.pose.orientation.w = 1.0
@@ -69,7 +74,7 @@ def mesh_marker(track_id: int, vertices: np.ndarray, faces: np.ndarray, header: 
                 lifetime_s: float = 0.0) -> Marker:
     """TRIANGLE_LIST of the body's (decimated) mesh in the camera frame."""
     marker = _marker(header, MESH_NAMESPACE, track_id, Marker.TRIANGLE_LIST, lifetime_s)
-    marker.color = ColorRGBA(*track_colour(track_id, 0.85))
+    marker.color = _colour(track_colour(track_id, 0.85))
     marker.points = _points(np.asarray(vertices)[np.asarray(faces).reshape(-1)])
     return marker
 
@@ -79,7 +84,7 @@ def skeleton_marker(track_id: int, joints: np.ndarray, header: Header,
     """LINE_LIST joining each SMPL joint to its parent."""
     marker = _marker(header, SKELETON_NAMESPACE, track_id, Marker.LINE_LIST, lifetime_s)
     marker.scale.x = width_m
-    marker.color = ColorRGBA(*track_colour(track_id, 1.0))
+    marker.color = _colour(track_colour(track_id, 1.0))
     marker.points = _points(skeleton_segments(joints))
     return marker
 

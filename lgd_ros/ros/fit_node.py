@@ -75,6 +75,7 @@ class FitNodeParameters:
     fit_steps: int = 0
     warm_fit_steps: int = 0
     max_people: int = 10
+    torch_threads: int = 1
     track_max_age_s: float = 1.0
     track_match_threshold: float = 0.6
     warm_start_max_gap_s: float = 0.5
@@ -100,6 +101,7 @@ _DESCRIPTIONS = {
     "fit_steps": "Learned update steps of a cold fit; 0 = the number the weights were trained for.",
     "warm_fit_steps": "Learned update steps of a warm-started fit; 0 = the weights' default.",
     "max_people": "People fitted per frame, highest detection score first.",
+    "torch_threads": "CPU threads for torch (1 is fastest for per-frame fits); 0 = torch's default.",
     "track_max_age_s": "Seconds a track survives unseen (short occlusions) before it ends.",
     "track_match_threshold": "Association gate: mean keypoint distance in units of the person's size.",
     "warm_start_max_gap_s": "A track's last fit seeds the next if it is at most this old (s).",
@@ -192,6 +194,7 @@ class FitNode(Node):
         config = PipelineConfig(
             weights=p.weights or None, body_model_path=p.body_model_path or None, device=p.device,
             steps=p.fit_steps or None, warm_steps=p.warm_fit_steps or None, max_people=p.max_people,
+            torch_threads=p.torch_threads,
             tracker=TrackerConfig(max_age=p.track_max_age_s, match_threshold=p.track_match_threshold,
                                   warm_start_max_gap=p.warm_start_max_gap_s))
         try:

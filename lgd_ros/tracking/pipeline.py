@@ -41,6 +41,10 @@ class PipelineConfig:
         steps: update steps of a cold fit; None = the weights' default.
         warm_steps: update steps of a warm-started fit; None = the weights' default.
         max_people: people fitted per frame, highest detection score first.
+        torch_threads: CPU threads for torch; 0 = torch's default. One is fastest for
+            batch-1 fits (a few small matrix products per step: thread hand-offs cost more
+            than they save, and on a loaded machine they stall), and keeps the other
+            cores free for the detector and ROS.
         tracker: association settings.
     """
 
@@ -50,6 +54,7 @@ class PipelineConfig:
     steps: int | None = None
     warm_steps: int | None = None
     max_people: int = 10
+    torch_threads: int = 1
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -95,6 +100,8 @@ class BodyFittingPipeline:
 
         self.config = config or PipelineConfig()
         self.device = resolve_device(self.config.device)
+        if self.config.torch_threads > 0 and self.device.type == "cpu":
+            torch.set_num_threads(self.config.torch_threads)
         self.body_model = BodyModel.load(self.config.body_model_path, device=self.device)
         self.tracker = PersonTracker(self.config.tracker)
         self._fitters: dict[str, object] = {}

@@ -86,7 +86,8 @@ def test_bodies_tf_markers_and_ids_follow_the_input(start_node, test_node) -> No
     kinds = {(m.ns, m.type) for array in client.markers.messages for m in array.markers}
     assert ("lgd_body_skeleton", 5) in kinds  # LINE_LIST
     assert ("lgd_body_mesh", 11) in kinds  # TRIANGLE_LIST
-    mesh = next(m for a in client.markers.messages for m in a.markers if m.ns == "lgd_body_mesh")
+    mesh = next(m for a in client.markers.messages for m in a.markers
+                if m.ns == "lgd_body_mesh" and m.action == 0)
     assert mesh.header.frame_id == "camera_optical" and mesh.id == track
     assert len(mesh.points) % 3 == 0 and 1000 < len(mesh.points) // 3 < 20000
 
@@ -123,23 +124,25 @@ def test_two_people_crossing_keep_their_ids_and_ended_tracks_are_deleted(start_n
 
 def test_warm_starts_use_fewer_steps_without_losing_accuracy(start_node, test_node) -> None:
     people = [WalkingPerson(x0=-0.5, depth=3.5, speed=0.5)]
-    _, warm, warm_process = run_scene(start_node, test_node, people, frames=20, noise_px=1.0)
-    warm_process.stop()
-    _, cold, _ = run_scene(start_node, test_node, people, frames=20, noise_px=1.0,
-                           parameters={"warm_start_max_gap_s": "0.0"})
+    _, client, process = run_scene(start_node, test_node, people, frames=20, noise_px=1.0)
+    warm = [m.bodies[0] for m in client.bodies.messages]  # copy: the next run reuses the topics
+    process.stop()
+    _, client, _ = run_scene(start_node, test_node, people, frames=20, noise_px=1.0,
+                             parameters={"warm_start_max_gap_s": "0.0"})
+    cold = [m.bodies[0] for m in client.bodies.messages[-20:]]
+    assert len(warm) == 20 and len(cold) == 20
+    assert all(b.warm_started for b in warm[1:])
+    assert not any(b.warm_started for b in cold)
 
-    def stats(client: FitNodeClient) -> tuple[float, float]:
-        bodies = [m.bodies[0] for m in client.bodies.messages[1:]]
-        return (float(np.mean([b.steps_used for b in bodies])),
-                float(np.mean([b.mean_reprojection_error_px for b in bodies])))
+    def stats(bodies: list) -> tuple[float, float]:
+        return (float(np.mean([b.steps_used for b in bodies[1:]])),
+                float(np.mean([b.mean_reprojection_error_px for b in bodies[1:]])))
 
     warm_steps, warm_error = stats(warm)
     cold_steps, cold_error = stats(cold)
-    assert all(m.bodies[0].warm_started for m in warm.bodies.messages[1:])
-    assert not any(m.bodies[0].warm_started for m in cold.bodies.messages)
     # Fewer steps or lower error, and never clearly worse.
     assert warm_steps < cold_steps or warm_error < cold_error
-    assert warm_error <= 1.25 * cold_error + 1.0
+    assert warm_error <= 1.25 * cold_error + 1.0, (warm_error, cold_error)
 
 
 def test_diagnostics_report_rates_and_counters(start_node, test_node) -> None:
