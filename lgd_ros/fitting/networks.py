@@ -1,0 +1,228 @@
+"""The learned-gradient-descent networks (Song, Chen, Hilliges, ECCV 2020), camera-aware.
+
+Two residual MLPs:
+
+* ``init_net``: normalised keypoints + confidences + box centre -> a first
+  :class:`~lgd_ros.fitting.state.BodyState` (pose, shape and box-relative pelvis);
+* ``update_net``: the same inputs plus the current state and the gradient of the
+  reprojection error at it -> an additive update of every parameter group.
+
+One update network is shared by all steps (the reference also reused its update
+networks), so a fit may run any number of steps and a warm start from a previous frame
+uses the same weights. The step loop below runs a fixed, Python-int number of times with
+no data-dependent control flow, so it can be traced for ONNX export once the gradient is
+written out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from lgd_ros.fitting.objective import BodyGradient, ReprojectionObjective
+from lgd_ros.fitting.observation import KeypointObservation
+from lgd_ros.fitting.state import (
+    DEFAULT_LOG_BODY_SIZE,
+    BodyState,
+    facing_camera_6d,
+    state_dim,
+)
+
+__all__ = ["GRADIENT_GROUPS", "LGDNetwork", "NetworkConfig", "ResidualMLP"]
+
+#: Number of parameter groups whose gradients are normalised separately (orient, body
+#: pose, betas, root).
+GRADIENT_GROUPS: int = 4
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture and default step counts; stored in every weights file.
+
+    Attributes:
+        num_keypoints: K of the keypoint format the networks read.
+        num_betas: shape parameters of the body model.
+        width: hidden width of the update MLP (run every step: kept small for speed).
+        num_blocks: residual blocks per MLP.
+        init_width: hidden width of the init MLP (run once per cold fit).
+        dropout: dropout probability inside the blocks (training only).
+        steps: default number of update steps for a cold start.
+        warm_steps: default number of update steps when started from a previous fit.
+    """
+
+    num_keypoints: int
+    num_betas: int = 10
+    width: int = 512
+    num_blocks: int = 2
+    dropout: float = 0.0
+    steps: int = 4
+    warm_steps: int = 2
+    init_width: int = 512
+
+    def to_dict(self) -> dict[str, int | float]:
+        """Plain dict for storing in a weights file."""
+        return asdict(self)
+
+
+class _ResidualBlock(nn.Module):
+    """``x + f(x)`` with ``f`` = two (Linear, LayerNorm, PReLU) layers and dropout.
+
+    LayerNorm instead of the reference's BatchNorm: inference runs at batch 1 and the
+    input statistics change from step to step.
+    """
+
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(width, width), nn.LayerNorm(width), nn.PReLU(width), nn.Dropout(dropout),
+            nn.Linear(width, width), nn.LayerNorm(width), nn.PReLU(width),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers(x)
+
+
+class ResidualMLP(nn.Module):
+    """Linear -> LayerNorm -> PReLU, ``num_blocks`` residual blocks, Linear out.
+
+    The output layer starts at zero, so an untrained update network makes no update and
+    an untrained init network returns the default (upright, facing the camera) body.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, width: int, num_blocks: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Linear(in_dim, width), nn.LayerNorm(width), nn.PReLU(width))
+        self.blocks = nn.Sequential(*[_ResidualBlock(width, dropout) for _ in range(num_blocks)])
+        self.head = nn.Linear(width, out_dim)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_dim] -> [B, out_dim]``."""
+        return self.head(self.blocks(self.stem(x)))
+
+
+def _observation_features(obs: KeypointObservation) -> torch.Tensor:
+    """``[B, 3K + 2]``: box keypoints, weights clipped to [0, 1], box centre."""
+    batch = obs.rays.shape[0]
+    return torch.cat(
+        [obs.box_keypoints.reshape(batch, -1), obs.weights.clamp(max=1.0), obs.box_centre],
+        dim=-1,
+    )
+
+
+def gradient_dim(num_betas: int) -> int:
+    """Length of the gradient features before the log norms (3 + 69 + num_betas + 3)."""
+    return 3 + 69 + num_betas + 3
+
+
+def _gradient_features(grad: BodyGradient) -> torch.Tensor:
+    """Per-group normalised gradient ``[B, 75 + num_betas]`` and log group norms ``[B, 4]``.
+
+    The gradient's size spans orders of magnitude between a first guess and a converged
+    fit; dividing each group by its RMS gives the network a direction of unit scale and
+    the log-RMS tells it how far from a minimum it is. Groups are handled with one
+    ``[D, 4]`` membership matrix so the cost does not grow with the number of groups.
+    """
+    flat = torch.cat(grad.tensors(), dim=-1)  # [B, D]
+    membership = _group_membership(tuple(t.shape[-1] for t in grad.tensors()), flat)
+    mean_square = (flat.square() @ membership) / membership.sum(dim=0)  # [B, 4]
+    rms = (mean_square + 1e-12).sqrt()
+    directions = flat / (rms @ membership.transpose(0, 1) + 1e-4)
+    return torch.cat([directions, torch.log(rms + 1e-6)], dim=-1)
+
+
+_MEMBERSHIP_CACHE: dict[tuple[tuple[int, ...], torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _group_membership(sizes: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """``[sum(sizes), len(sizes)]`` 0/1 matrix: column g marks the entries of group g."""
+    key = (sizes, like.dtype, like.device)
+    cached = _MEMBERSHIP_CACHE.get(key)
+    if cached is None:
+        cached = torch.zeros(sum(sizes), len(sizes), dtype=like.dtype, device=like.device)
+        start = 0
+        for group, size in enumerate(sizes):
+            cached[start:start + size, group] = 1.0
+            start += size
+        _MEMBERSHIP_CACHE[key] = cached
+    return cached
+
+
+class LGDNetwork(nn.Module):
+    """Init and update networks plus the unrolled fitting loop.
+
+    ``forward`` returns every stage's state (init first) so the training loss can be
+    summed over stages; inference takes the last one.
+    """
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        obs_dim = 3 * config.num_keypoints + 2
+        sdim = state_dim(config.num_betas)
+        self.init_net = ResidualMLP(obs_dim, sdim, config.init_width, config.num_blocks,
+                                    config.dropout)
+        self.update_net = ResidualMLP(obs_dim + sdim + gradient_dim(config.num_betas)
+                                      + GRADIENT_GROUPS, sdim, config.width,
+                                      config.num_blocks, config.dropout)
+
+    def initial_state(self, obs: KeypointObservation,
+                      obs_features: torch.Tensor | None = None) -> BodyState:
+        """First guess from the keypoints alone (``[B]`` states)."""
+        feats = _observation_features(obs) if obs_features is None else obs_features
+        raw = BodyState.from_flat(self.init_net(feats), self.config.num_betas)
+        batch = feats.shape[0]
+        base_root = torch.zeros(batch, 3, dtype=feats.dtype, device=feats.device)
+        base_root[:, 0] = DEFAULT_LOG_BODY_SIZE
+        return BodyState(
+            orient6d=facing_camera_6d(batch, dtype=feats.dtype, device=feats.device)
+            + raw.orient6d,
+            body_pose=raw.body_pose,
+            betas=raw.betas,
+            root=base_root + raw.root,
+        )
+
+    def update(self, obs_features: torch.Tensor, state: BodyState,
+               grad: BodyGradient) -> BodyState:
+        """One learned step ``x + net(obs, x, grad E(x))``."""
+        flat = state.flat()
+        feats = torch.cat([obs_features, flat, _gradient_features(grad)], dim=-1)
+        return BodyState.from_flat(flat + self.update_net(feats), self.config.num_betas)
+
+    def forward(
+        self,
+        obs: KeypointObservation,
+        objective: ReprojectionObjective,
+        steps: int,
+        init: BodyState | None = None,
+        *,
+        second_order: bool = False,
+    ) -> tuple[list[BodyState], list[torch.Tensor]]:
+        """Run the fit.
+
+        Args:
+            obs: normalised keypoints ``[B, K, ...]``.
+            objective: reprojection error (and its gradient) of the format's keypoint layer.
+            steps: number of update steps (a Python int: the loop is unrolled).
+            init: a state to start from (warm start); None runs ``init_net``.
+            second_order: let the training loss differentiate through the gradient
+                features (slower); by default they are inputs without history.
+
+        Returns:
+            ``(states, errors)``: ``steps + 1`` states (the start first) and the
+            reprojection error ``[B]`` at each state where a gradient was taken.
+        """
+        obs_features = _observation_features(obs)
+        state = self.initial_state(obs, obs_features) if init is None else init
+        states = [state]
+        errors = []
+        for _ in range(steps):
+            error, grad = objective.gradient(state if second_order else state.detach(), obs)
+            state = self.update(obs_features, state, grad)
+            states.append(state)
+            errors.append(error)
+        return states, errors

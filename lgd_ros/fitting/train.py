@@ -1,0 +1,478 @@
+"""Train the learned fitter on synthetic views of MoCap poses.
+
+Usage::
+
+    python -m lgd_ros.fitting.train --fmt coco17 --out lgd_coco17.pt
+    python -m lgd_ros.fitting.train --fmt blazepose33 --amass ~/amass --device cuda
+    python -m lgd_ros.fitting.train --fmt coco17 --out lgd_coco17.pt --resume
+
+Each iteration draws a batch from the pose corpus (plus AMASS with ``--amass``), renders
+it with random cameras and detector-like noise (:mod:`lgd_ros.fitting.synthetic`), starts
+part of the batch cold (init network) and part warm (a perturbed truth, as a previous
+frame's fit), unrolls the update steps and minimises the loss summed over all stages
+(:mod:`lgd_ros.fitting.losses`). A checkpoint is written every ``--checkpoint-every``
+iterations next to ``--out`` (``<out>.ckpt``) and ``--resume`` continues from it
+bit-for-bit (model, optimiser, schedule and random generator). The final weights file
+records the body model fingerprint, keypoint format, network config, corpus version,
+settings, training time and held-out (``val`` split) figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lgd_ros.body import BodyModel
+from lgd_ros.body.errors import BodyError
+from lgd_ros.body.formats import get_keypoint_format
+from lgd_ros.body.skeleton import NUM_BETAS
+from lgd_ros.data import DataError
+from lgd_ros.fitting.errors import FittingError, TrainingError
+from lgd_ros.fitting.losses import LossWeights, ground_truth, stage_loss
+from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
+from lgd_ros.fitting.networks import LGDNetwork, NetworkConfig
+from lgd_ros.fitting.objective import (
+    ReprojectionObjective,
+    normalized_projection,
+    pose_body,
+)
+from lgd_ros.fitting.observation import normalize_keypoints
+from lgd_ros.fitting.synthetic import SamplerConfig, perturbed_state, sample_batch
+from lgd_ros.fitting.weights import WeightsMetadata, save_weights
+
+__all__ = ["TrainConfig", "TrainData", "evaluate", "main", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting (the CLI options map 1:1 onto these fields)."""
+
+    fmt: str = "coco17"
+    iterations: int = 6000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_final_fraction: float = 0.05
+    weight_decay: float = 1e-5
+    width: int = 256
+    init_width: int = 512
+    num_blocks: int = 2
+    dropout: float = 0.0
+    steps: int = 4
+    warm_steps: int = 2
+    warm_fraction: float = 0.4
+    second_order: bool = False
+    grad_clip: float = 5.0
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    max_minutes: float | None = None
+    checkpoint_every: int = 250
+    val_every: int = 1000
+    val_size: int = 512
+    loss: LossWeights = field(default_factory=LossWeights)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Poses to train and validate on (``[N, 72]`` float tensors) and their provenance."""
+
+    train_poses: torch.Tensor
+    val_poses: torch.Tensor
+    corpus_version: str
+
+
+def _network_config(config: TrainConfig, num_keypoints: int, num_betas: int) -> NetworkConfig:
+    return NetworkConfig(
+        num_keypoints=num_keypoints, num_betas=num_betas, width=config.width,
+        init_width=config.init_width,
+        num_blocks=config.num_blocks, dropout=config.dropout, steps=config.steps,
+        warm_steps=config.warm_steps,
+    )
+
+
+def _progress(config: TrainConfig, iteration: int, elapsed_s: float) -> float:
+    """Fraction of the run done: by iterations, or by wall time with ``max_minutes``."""
+    done = iteration / max(1, config.iterations)
+    if config.max_minutes is not None:
+        done = max(done, elapsed_s / (60.0 * config.max_minutes))
+    return done
+
+
+def _lr_factor(config: TrainConfig, iteration: int, progress: float) -> float:
+    """Cosine decay from 1 to ``lr_final_fraction`` over ``progress``, short linear warm-up."""
+    warmup = max(1, min(200, config.iterations // 20))
+    if iteration < warmup:
+        return (iteration + 1) / warmup
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.lr_final_fraction + (1 - config.lr_final_fraction) * cosine
+
+
+def evaluate(
+    network: LGDNetwork,
+    objective: ReprojectionObjective,
+    poses: torch.Tensor,
+    *,
+    size: int,
+    seed: int,
+    steps: int,
+    sampler: SamplerConfig | None = None,
+    num_betas: int = 10,
+    warm: bool = False,
+) -> dict[str, float]:
+    """Held-out figures of ``network`` on ``size`` synthetic views of ``poses``.
+
+    Returns MPJPE and PA-MPJPE of the 24 joints (mm), 2D error of the available
+    keypoints against the clean projections (px), and depth error (%), for a cold fit
+    (or a warm one from a perturbed truth with ``warm``).
+    """
+    layer = objective.layer
+    sampler = sampler if sampler is not None else SamplerConfig()
+    gen = torch.Generator(device=poses.device).manual_seed(seed)
+    was_training = network.training
+    network.eval()
+    available = layer.available.to(poses.device)
+    idx = torch.randint(0, poses.shape[0], (size,), generator=gen, device=poses.device)
+    batch = sample_batch(poses, layer, size, gen, sampler, num_betas=num_betas, indices=idx)
+    with torch.no_grad():
+        obs = normalize_keypoints(batch.keypoints_px, batch.confidence, batch.intrinsics,
+                                  available)
+        init = perturbed_state(batch, obs, gen) if warm else None
+        states, _ = network(obs, objective, steps, init=init)
+        posed = pose_body(layer, states[-1], obs)
+    network.train(was_training)
+    mask = batch.usable
+    fx = batch.intrinsics[:, 0, 0]
+    err2d = (normalized_projection(posed.keypoints) - normalized_projection(batch.keypoints3d))
+    err2d_px = err2d.norm(dim=-1) * fx[:, None]
+    # Only keypoints the model has and the image shows (others are unconstrained).
+    image_size = batch.image_size[:, None, :]
+    shown = (available[None, :] & (batch.clean_px >= 0).all(-1)
+             & (batch.clean_px < image_size).all(-1)).to(err2d_px.dtype)
+    err2d_px = (err2d_px * shown).sum(1) / shown.sum(1).clamp(min=1.0)
+    depth_err = (posed.pelvis[:, 2] - batch.pelvis[:, 2]).abs() / batch.pelvis[:, 2]
+    return {
+        "mpjpe_mm": float(mpjpe(posed.joints, batch.joints)[mask].mean() * 1000),
+        "pa_mpjpe_mm": float(pa_mpjpe(posed.joints, batch.joints)[mask].mean() * 1000),
+        "error_2d_px": float(err2d_px[mask].mean()),
+        "depth_error_pct": float(depth_err[mask].mean() * 100),
+    }
+
+
+def _checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def train(
+    config: TrainConfig,
+    data: TrainData,
+    body_model: BodyModel,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    body_model_path: str | None = None,
+    init_from: str | Path | None = None,
+) -> Path:
+    """Train, write ``out`` (weights with metadata) and return its path.
+
+    ``init_from`` starts from the parameters of another weights file with the same network
+    config (e.g. to fine-tune weights for a new body model in a fraction of the time).
+
+    Raises:
+        TrainingError: empty pose sets, unknown device, or a checkpoint that does not
+            match ``config``.
+    """
+    out = Path(out)
+    if data.train_poses.shape[0] == 0 or data.val_poses.shape[0] == 0:
+        raise TrainingError(
+            f"need training and validation poses, got {data.train_poses.shape[0]} train and "
+            f"{data.val_poses.shape[0]} val"
+        )
+    try:
+        device = torch.device(config.device)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        raise TrainingError(f"cannot use device {config.device!r}: {exc}") from exc
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    body_model = body_model.to(device)
+    layer = body_model.keypoint_layer(config.fmt)
+    objective = ReprojectionObjective(body_model, config.fmt)
+    num_betas = NUM_BETAS
+    fmt = get_keypoint_format(config.fmt)
+    net_config = _network_config(config, fmt.num_keypoints, num_betas)
+    train_poses = data.train_poses.to(device=device, dtype=torch.float32)
+    val_poses = data.val_poses.to(device=device, dtype=torch.float32)
+    available = layer.available.to(device)
+
+    torch.manual_seed(config.seed)
+    network = LGDNetwork(net_config).to(device)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    if init_from is not None and not resume:
+        from lgd_ros.fitting.weights import load_weights
+
+        source, _ = load_weights(init_from, expected_fingerprint=None, expected_format=config.fmt,
+                                 map_location=device)
+        if source.config.to_dict() != net_config.to_dict():
+            raise TrainingError(
+                f"--init-from {init_from}: its network {source.config.to_dict()} differs from "
+                f"the requested {net_config.to_dict()}"
+            )
+        network.load_state_dict(source.state_dict())
+    start_iteration = 0
+    elapsed_before = 0.0
+    ckpt_path = _checkpoint_path(out)
+    if resume:
+        if not ckpt_path.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {ckpt_path}")
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt["network_config"] != net_config.to_dict() or ckpt["fmt"] != config.fmt:
+            raise TrainingError(
+                f"checkpoint {ckpt_path} was made with network {ckpt['network_config']} for "
+                f"{ckpt['fmt']!r}; the current settings give {net_config.to_dict()} for "
+                f"{config.fmt!r}. Use the same options or start without --resume."
+            )
+        network.load_state_dict(ckpt["network"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        gen.set_state(ckpt["generator"].to("cpu") if device.type == "cpu" else ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        start_iteration = int(ckpt["iteration"])
+        elapsed_before = float(ckpt["elapsed_s"])
+
+    def save_checkpoint(iteration: int, elapsed: float) -> None:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+        torch.save({
+            "network": network.state_dict(), "optimizer": optimizer.state_dict(),
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(), "iteration": iteration, "elapsed_s": elapsed,
+            "network_config": net_config.to_dict(), "fmt": config.fmt,
+            "train_config": _config_dict(config),
+        }, tmp)
+        tmp.replace(ckpt_path)
+
+    bar: Any = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.iterations, initial=start_iteration, desc=f"train {config.fmt}",
+                   dynamic_ncols=True, file=sys.stderr, mininterval=5.0)
+    network.train()
+    t0 = time.perf_counter()
+    history: list[dict[str, float]] = []
+    done = start_iteration
+    for iteration in range(start_iteration, config.iterations):
+        progress_fraction = _progress(config, iteration,
+                                      elapsed_before + time.perf_counter() - t0)
+        if progress_fraction >= 1.0:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * _lr_factor(config, iteration, progress_fraction)
+        batch = sample_batch(train_poses, layer, config.batch_size, gen, config.sampler,
+                             num_betas=num_betas)
+        obs = normalize_keypoints(batch.keypoints_px, batch.confidence, batch.intrinsics,
+                                  available)
+        gt = ground_truth(batch, obs, available)
+        warm = torch.rand(config.batch_size, generator=gen, device=device) < config.warm_fraction
+        scale = 0.3 + 1.2 * torch.rand(config.batch_size, generator=gen, device=device)
+        warm_state = perturbed_state(batch, obs, gen, scale=scale)
+        cold_state = network.initial_state(obs)
+        start = warm_state.where(warm, cold_state)
+        states, _ = network(obs, objective, config.steps, init=start,
+                            second_order=config.second_order)
+        total, terms = stage_loss(layer, states[0], obs, gt, config.loss,
+                                  sample_mask=(~warm).to(total_dtype(obs)))
+        for state in states[1:]:
+            step_total, terms = stage_loss(layer, state, obs, gt, config.loss)
+            total = total + step_total
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+        optimizer.step()
+        done = iteration + 1
+        if bar is not None:
+            bar.update(1)
+            if done % 50 == 0:
+                bar.set_postfix(loss=f"{float(total):.4f}", mm=f"{float(terms['3d']) * 1000:.0f}",
+                                refresh=False)
+        if done % config.checkpoint_every == 0:
+            save_checkpoint(done, elapsed_before + time.perf_counter() - t0)
+        if config.val_every > 0 and (done % config.val_every == 0 or done == config.iterations):
+            figures = evaluate(network, objective, val_poses, size=config.val_size, seed=12345,
+                               steps=config.steps, sampler=config.sampler, num_betas=num_betas)
+            figures["iteration"] = float(done)
+            history.append(figures)
+            message = (f"[val {done}] MPJPE {figures['mpjpe_mm']:.1f} mm, PA-MPJPE "
+                       f"{figures['pa_mpjpe_mm']:.1f} mm, 2D {figures['error_2d_px']:.2f} px, "
+                       f"depth {figures['depth_error_pct']:.1f}%")
+            if bar is not None:
+                bar.write(message)
+            else:
+                print(message, flush=True)
+    if bar is not None:
+        bar.close()
+    elapsed = elapsed_before + time.perf_counter() - t0
+    save_checkpoint(done, elapsed)
+    network.eval()
+    cold = evaluate(network, objective, val_poses, size=config.val_size, seed=777, steps=config.steps,
+                    sampler=config.sampler, num_betas=num_betas)
+    warm_fig = evaluate(network, objective, val_poses, size=config.val_size, seed=778,
+                        steps=config.warm_steps, sampler=config.sampler, num_betas=num_betas,
+                        warm=True)
+    meta = WeightsMetadata(
+        keypoint_format=config.fmt,
+        body_model_fingerprint=body_model.fingerprint,
+        body_model_name=str(getattr(body_model, "name", "")),
+        network=net_config,
+        corpus_version=data.corpus_version,
+        train={
+            "settings": _config_dict(config),
+            "iterations": done,
+            "wall_time_s": round(elapsed, 1),
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "torch": str(torch.__version__),
+            "body_model_path": body_model_path or "default",
+            "init_from": str(init_from) if init_from is not None else None,
+        },
+        metrics={"val_cold": cold, "val_warm": warm_fig, "history": history},
+    )
+    return save_weights(out, network, meta)
+
+
+def total_dtype(obs: Any) -> torch.dtype:
+    """dtype of an observation's tensors (for masks)."""
+    return obs.rays.dtype
+
+
+def _config_dict(config: TrainConfig) -> dict[str, Any]:
+    """Plain-type dict of the config (nested dataclasses included)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return plain(asdict(config))
+
+
+def load_training_data(amass: str | None = None, corpus: str | None = None) -> TrainData:
+    """Train/val poses from the pose corpus, plus AMASS clips (all into train) if given."""
+    from lgd_ros.data import load_pose_corpus
+
+    pose_corpus = load_pose_corpus(corpus)
+    train_poses = torch.as_tensor(pose_corpus.train_poses(), dtype=torch.float32)
+    val_poses = torch.as_tensor(pose_corpus.val_poses(), dtype=torch.float32)
+    version = str(pose_corpus.version)
+    if amass is not None:
+        extra = _load_amass_poses(Path(amass))
+        train_poses = torch.cat([train_poses, extra])
+        version += f"+amass({extra.shape[0]} poses)"
+    return TrainData(train_poses=train_poses, val_poses=val_poses, corpus_version=version)
+
+
+def _load_amass_poses(folder: Path) -> torch.Tensor:
+    """All poses of the AMASS ``.npz`` clips under ``folder`` as ``[N, 72]`` (at 30 fps)."""
+    from lgd_ros.data import DataError, load_amass_directory
+
+    if not folder.is_dir():
+        raise TrainingError(f"--amass: {folder} is not a directory")
+    try:
+        sequences = load_amass_directory(folder, target_fps=30.0, skip_invalid=True)
+    except DataError as exc:
+        raise TrainingError(f"--amass: cannot read AMASS clips under {folder}: {exc}") from exc
+    poses = [torch.as_tensor(s.poses, dtype=torch.float32) for s in sequences]
+    if not poses:
+        raise TrainingError(f"--amass: no AMASS clips found under {folder}")
+    return torch.cat(poses)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """CLI options (one per :class:`TrainConfig` field that users tune)."""
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m lgd_ros.fitting.train",
+        description="Train learned-gradient-descent fitting networks for one keypoint format.",
+    )
+    parser.add_argument("--fmt", default=defaults.fmt, help="keypoint format (default %(default)s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="weights file to write (default lgd_<fmt>.pt); its checkpoint is "
+                             "<out>.ckpt")
+    parser.add_argument("--body-model", default=None,
+                        help="body model file (SMPL .pkl/.npz); default: the open default model")
+    parser.add_argument("--amass", default=None, help="folder of AMASS .npz clips to add")
+    parser.add_argument("--corpus", default=None, help="pose corpus file (default: shipped)")
+    parser.add_argument("--iterations", type=int, default=defaults.iterations)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--width", type=int, default=defaults.width,
+                        help="update network width (default %(default)s)")
+    parser.add_argument("--init-width", type=int, default=defaults.init_width,
+                        help="init network width (default %(default)s)")
+    parser.add_argument("--blocks", type=int, default=defaults.num_blocks)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="update steps (cold)")
+    parser.add_argument("--warm-steps", type=int, default=defaults.warm_steps)
+    parser.add_argument("--warm-fraction", type=float, default=defaults.warm_fraction)
+    parser.add_argument("--second-order", action="store_true",
+                        help="back-propagate through the gradient (slower)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="wall-time budget: the learning-rate schedule follows whichever of "
+                             "iterations and time runs out first")
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    parser.add_argument("--val-every", type=int, default=defaults.val_every)
+    parser.add_argument("--val-size", type=int, default=defaults.val_size)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
+    parser.add_argument("--init-from", default=None,
+                        help="start from these weights (same network options), e.g. to "
+                             "fine-tune for another body model")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Map parsed CLI options onto :class:`TrainConfig`."""
+    return replace(
+        TrainConfig(), fmt=args.fmt, iterations=args.iterations, batch_size=args.batch_size,
+        lr=args.lr, width=args.width, init_width=args.init_width, num_blocks=args.blocks, dropout=args.dropout,
+        steps=args.steps, warm_steps=args.warm_steps, warm_fraction=args.warm_fraction,
+        second_order=args.second_order, seed=args.seed, device=args.device,
+        threads=args.threads, max_minutes=args.max_minutes, checkpoint_every=args.checkpoint_every, val_every=args.val_every,
+        val_size=args.val_size,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    out = args.out if args.out is not None else Path(f"lgd_{config.fmt}.pt")
+    try:
+        get_keypoint_format(config.fmt)
+        body_model = BodyModel.load(args.body_model)
+        data = load_training_data(args.amass, args.corpus)
+        path = train(config, data, body_model, out, resume=args.resume,
+                     progress=not args.no_progress, body_model_path=args.body_model,
+                     init_from=args.init_from)
+    except (FittingError, BodyError, DataError, KeyError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

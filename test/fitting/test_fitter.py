@@ -1,0 +1,123 @@
+"""The Fitter API with the shipped weights: accuracy on known parameters and bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lgd_ros.fitting import FitInputError, FitResult, Fitter
+from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
+from lgd_ros.fitting.synthetic import SamplerConfig, sample_batch
+
+# Views where the whole person is in the image (the recovery bounds below are for that).
+IN_FRAME = SamplerConfig(person_height_fraction=(0.3, 0.8), pelvis_u_range=(0.35, 0.65),
+                         pelvis_v_range=(0.4, 0.6))
+
+
+@pytest.fixture(scope="module")
+def fitter(body_model) -> Fitter:
+    return Fitter.load(body_model=body_model)
+
+
+@pytest.fixture(scope="module")
+def views(fitter: Fitter, val_poses: torch.Tensor):
+    gen = torch.Generator().manual_seed(11)
+    return sample_batch(val_poses, fitter.layer, 32, gen, IN_FRAME, clean=True)
+
+
+def test_shipped_weights_load_without_arguments() -> None:
+    fitter = Fitter.load()
+    assert fitter.fmt == "coco17"
+    assert fitter.num_keypoints == 17
+    assert fitter.meta.body_model_fingerprint == fitter.body_model.fingerprint
+
+
+def test_recovers_known_parameters(fitter: Fitter, views) -> None:
+    result = fitter.fit(views.keypoints_px, views.confidence, views.intrinsics)
+    assert result.pose.shape == (32, 72) and result.betas.shape == (32, 10)
+    assert result.keypoints2d.shape == (32, 17, 2) and result.residuals_px.shape == (32, 17)
+    assert result.steps_used == fitter.default_steps
+    assert float(result.success.float().mean()) >= 0.9
+    # Bounds (mean over 32 held-out poses, clean keypoints): see docs/model_card.md for
+    # the full-size figures.
+    assert float(pa_mpjpe(result.joints, views.joints).mean()) < 0.080
+    assert float(mpjpe(result.joints, views.joints).mean()) < 0.115
+    depth_error = (result.joints[:, 0, 2] - views.pelvis[:, 2]).abs() / views.pelvis[:, 2]
+    assert float(depth_error.median()) < 0.08
+    box = (views.keypoints_px.amax(1) - views.keypoints_px.amin(1)).amax(-1)
+    assert float((result.mean_error_px / box).median()) < 0.03
+
+
+def test_transl_reproduces_joints_with_body_model(fitter: Fitter, views, body_model) -> None:
+    result = fitter.fit(views.keypoints_px[:4], views.confidence[:4], views.intrinsics[:4])
+    out = body_model(result.pose, result.betas, result.transl)
+    torch.testing.assert_close(out.joints, result.joints, atol=1e-4, rtol=1e-4)
+
+
+def test_warm_start_from_previous_fit(fitter: Fitter, views) -> None:
+    kp, conf, k = views.keypoints_px[:8], views.confidence[:8], views.intrinsics[:8]
+    cold = fitter.fit(kp, conf, k)
+    warm = fitter.fit(kp, conf, k, init=cold)
+    assert warm.steps_used == fitter.default_warm_steps
+    # Starting at a good fit of the same frame must not make it worse.
+    assert float(warm.mean_error_px.mean()) <= float(cold.mean_error_px.mean()) * 1.1
+    assert bool(warm.success.all() | ~cold.success.all())
+
+
+def test_missing_keypoints_and_numpy_inputs(fitter: Fitter, views) -> None:
+    kp = views.keypoints_px[:2].clone()
+    conf = views.confidence[:2].clone()
+    kp[0, :5] = float("nan")  # head missing, reported as NaN with zero confidence
+    conf[0, :5] = 0.0
+    result = fitter.fit(kp.numpy(), conf.numpy(), views.intrinsics[0].numpy())
+    assert bool(result.success[0])
+    assert torch.isnan(result.residuals_px[0, :5]).all()
+    assert torch.isfinite(result.residuals_px[0, 5:]).all()
+
+
+def test_unusable_samples_are_flagged_not_garbage(fitter: Fitter, views) -> None:
+    kp = views.keypoints_px[:3].clone()
+    conf = views.confidence[:3].clone()
+    conf[0] = 0.0  # nothing detected
+    kp[1] = float("nan")  # all NaN
+    conf[2, 3:] = 0.0  # only three keypoints
+    result = fitter.fit(kp, conf, views.intrinsics[:3])
+    assert result.success.tolist() == [False, False, False]
+    assert torch.isfinite(result.pose).all()
+    assert torch.isnan(result.mean_error_px[:2]).all()
+    assert float(result.quality.max()) == 0.0
+
+
+def test_bad_shapes_and_intrinsics_raise(fitter: Fitter, views) -> None:
+    kp, conf, k = views.keypoints_px[:2], views.confidence[:2], views.intrinsics[0]
+    with pytest.raises(FitInputError, match=r"\[B, 17, 2\]"):
+        fitter.fit(kp[:, :10], conf, k)
+    with pytest.raises(FitInputError, match="confidence"):
+        fitter.fit(kp, conf[:, :5], k)
+    bad = k.clone()
+    bad[0, 0] = 0.0
+    with pytest.raises(FitInputError, match="focal"):
+        fitter.fit(kp, conf, bad)
+    with pytest.raises(FitInputError, match="NaN"):
+        fitter.fit(kp, conf, torch.full((3, 3), float("nan")))
+    with pytest.raises(FitInputError, match="intrinsics"):
+        fitter.fit(kp, conf, torch.eye(4))
+    with pytest.raises(FitInputError, match="blazepose33"):
+        fitter.fit(kp, conf, k, fmt="blazepose33")
+    with pytest.raises(FitInputError, match="steps"):
+        fitter.fit(kp, conf, k, steps=-1)
+    with pytest.raises(FitInputError, match="numpy"):
+        fitter.fit("keypoints", conf, k)  # type: ignore[arg-type]
+    previous = fitter.fit(kp[:1], conf[:1], k)
+    with pytest.raises(FitInputError, match="init has 1"):
+        fitter.fit(kp, conf, k, init=previous)
+
+
+def test_result_select_and_concatenate(fitter: Fitter, views) -> None:
+    result = fitter.fit(views.keypoints_px[:3], views.confidence[:3], views.intrinsics[:3])
+    one = result.select(1)
+    assert len(one) == 1
+    joined = FitResult.concatenate([result.select([0]), one])
+    assert len(joined) == 2
+    np.testing.assert_allclose(joined.pose[1].numpy(), result.pose[1].numpy())

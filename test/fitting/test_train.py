@@ -1,0 +1,77 @@
+"""The trainer end to end on CPU with a tiny config, checkpoint and resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from lgd_ros.fitting import Fitter, TrainingError
+from lgd_ros.fitting.train import TrainConfig, TrainData, main, train
+
+TINY = TrainConfig(fmt="coco17", iterations=2, batch_size=8, width=16, init_width=16,
+                   num_blocks=1, steps=2, warm_steps=1, checkpoint_every=1, val_every=0,
+                   val_size=8)
+
+
+def _data(train_poses: torch.Tensor, val_poses: torch.Tensor) -> TrainData:
+    return TrainData(train_poses=train_poses[:64], val_poses=val_poses[:16],
+                     corpus_version="test-subset")
+
+
+def test_tiny_training_writes_loadable_weights(tmp_path: Path, body_model, train_poses,
+                                               val_poses) -> None:
+    out = train(TINY, _data(train_poses, val_poses), body_model, tmp_path / "w.pt",
+                progress=False)
+    fitter = Fitter.load(out, body_model)
+    assert fitter.meta.train["iterations"] == 2
+    assert fitter.meta.corpus_version == "test-subset"
+    assert set(fitter.meta.metrics["val_cold"]) >= {"mpjpe_mm", "pa_mpjpe_mm"}
+    assert fitter.default_steps == 2
+    assert (tmp_path / "w.pt.ckpt").is_file()
+
+
+def test_resume_continues_from_checkpoint(tmp_path: Path, body_model, train_poses,
+                                          val_poses) -> None:
+    data = _data(train_poses, val_poses)
+    out = tmp_path / "w.pt"
+    train(TINY, data, body_model, out, progress=False)
+    first = torch.load(out.with_name("w.pt.ckpt"), weights_only=False)
+    assert first["iteration"] == 2
+    longer = replace(TINY, iterations=3)
+    train(longer, data, body_model, out, resume=True, progress=False)
+    resumed = torch.load(out.with_name("w.pt.ckpt"), weights_only=False)
+    assert resumed["iteration"] == 3
+    # Training went on from the checkpointed parameters (they changed by one step only).
+    changed = [not torch.equal(first["network"][k], resumed["network"][k])
+               for k in first["network"]]
+    assert any(changed)
+
+
+def test_resume_with_other_network_is_refused(tmp_path: Path, body_model, train_poses,
+                                              val_poses) -> None:
+    data = _data(train_poses, val_poses)
+    out = tmp_path / "w.pt"
+    train(TINY, data, body_model, out, progress=False)
+    with pytest.raises(TrainingError, match="checkpoint"):
+        train(replace(TINY, width=24), data, body_model, out, resume=True, progress=False)
+
+
+def test_cli_reports_errors_without_traceback(tmp_path: Path, capsys) -> None:
+    code = main(["--fmt", "no_such_format", "--out", str(tmp_path / "w.pt"), "--no-progress"])
+    assert code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_init_from_other_weights(tmp_path: Path, body_model, train_poses, val_poses) -> None:
+    data = _data(train_poses, val_poses)
+    first = train(TINY, data, body_model, tmp_path / "a.pt", progress=False)
+    second = train(replace(TINY, iterations=1), data, body_model, tmp_path / "b.pt",
+                   progress=False, init_from=first)
+    fitter = Fitter.load(second, body_model)
+    assert fitter.meta.train["init_from"] == str(first)
+    with pytest.raises(TrainingError, match="init-from"):
+        train(replace(TINY, width=24), data, body_model, tmp_path / "c.pt", progress=False,
+              init_from=first)
