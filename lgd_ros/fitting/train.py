@@ -367,7 +367,12 @@ def _config_dict(config: TrainConfig) -> dict[str, Any]:
 
 
 def load_training_data(amass: str | None = None, corpus: str | None = None) -> TrainData:
-    """Train/val poses from the pose corpus, plus AMASS clips (all into train) if given."""
+    """Train/val poses from the pose corpus, plus AMASS clips if given.
+
+    AMASS clips go through the same corpus builder as the open clips (heading removed,
+    near-duplicates dropped, mirrored, split into train/val by clip), so their held-out
+    clips join the validation set instead of leaking frames into training.
+    """
     from lgd_ros.data import load_pose_corpus
 
     pose_corpus = load_pose_corpus(corpus)
@@ -375,26 +380,31 @@ def load_training_data(amass: str | None = None, corpus: str | None = None) -> T
     val_poses = torch.as_tensor(pose_corpus.val_poses(), dtype=torch.float32)
     version = str(pose_corpus.version)
     if amass is not None:
-        extra = _load_amass_poses(Path(amass))
-        train_poses = torch.cat([train_poses, extra])
-        version += f"+amass({extra.shape[0]} poses)"
+        amass_corpus = _load_amass_corpus(Path(amass))
+        extra_train = torch.as_tensor(amass_corpus.train_poses(), dtype=torch.float32)
+        extra_val = torch.as_tensor(amass_corpus.val_poses(), dtype=torch.float32)
+        train_poses = torch.cat([train_poses, extra_train])
+        val_poses = torch.cat([val_poses, extra_val])
+        version += f"+amass({extra_train.shape[0]} train, {extra_val.shape[0]} val poses)"
     return TrainData(train_poses=train_poses, val_poses=val_poses, corpus_version=version)
 
 
-def _load_amass_poses(folder: Path) -> torch.Tensor:
-    """All poses of the AMASS ``.npz`` clips under ``folder`` as ``[N, 72]`` (at 30 fps)."""
-    from lgd_ros.data import DataError, load_amass_directory
+def _load_amass_corpus(folder: Path) -> Any:
+    """The AMASS ``.npz`` clips under ``folder`` as a corpus (30 fps, clip-wise split)."""
+    from lgd_ros.data import DataError, build_corpus_from_sequences
+    from lgd_ros.data.amass import iter_amass_directory
 
     if not folder.is_dir():
         raise TrainingError(f"--amass: {folder} is not a directory")
     try:
-        sequences = load_amass_directory(folder, target_fps=30.0, skip_invalid=True)
+        amass_corpus = build_corpus_from_sequences(
+            iter_amass_directory(folder, target_fps=30.0, skip_invalid=True), target_fps=30.0,
+            version="amass")
     except DataError as exc:
         raise TrainingError(f"--amass: cannot read AMASS clips under {folder}: {exc}") from exc
-    poses = [torch.as_tensor(s.poses, dtype=torch.float32) for s in sequences]
-    if not poses:
+    if amass_corpus.num_poses == 0:
         raise TrainingError(f"--amass: no AMASS clips found under {folder}")
-    return torch.cat(poses)
+    return amass_corpus
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,3 +75,26 @@ def test_init_from_other_weights(tmp_path: Path, body_model, train_poses, val_po
     with pytest.raises(TrainingError, match="init-from"):
         train(replace(TINY, width=24), data, body_model, tmp_path / "c.pt", progress=False,
               init_from=first)
+
+
+def test_amass_clips_join_training_and_validation_by_clip(tmp_path) -> None:
+    """--amass: AMASS clips go through the corpus builder and are split by clip."""
+    import numpy as np
+
+    from lgd_ros.fitting.train import load_training_data
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "amass" / "CMU" / "01"
+    folder.mkdir(parents=True)
+    for clip in range(6):
+        frames = 40
+        np.savez(folder / f"01_{clip:02d}_poses.npz",
+                 poses=rng.normal(0.0, 0.3, size=(frames, 156)).astype(np.float64),
+                 trans=np.zeros((frames, 3)), betas=np.zeros(16), gender="neutral",
+                 mocap_framerate=np.array(60.0))
+    base = load_training_data()
+    mixed = load_training_data(amass=str(tmp_path / "amass"))
+    added_train = mixed.train_poses.shape[0] - base.train_poses.shape[0]
+    added_val = mixed.val_poses.shape[0] - base.val_poses.shape[0]
+    assert added_train > 0 and added_train + added_val > 0
+    assert "amass" in mixed.corpus_version
