@@ -1,0 +1,197 @@
+"""RViz markers and TF frames of fitted bodies, encoded straight from numpy.
+
+A mesh marker of one body holds ~14k points (4.8k triangles after decimation). Built as
+rosbags message objects that is 14k ``geometry_msgs/Point`` instances plus a per-point
+Python serializer: tens of milliseconds per marker, more than fitting the body. Here a
+marker is a small record with its points as one ``[N, 3]`` array, and
+:func:`encode_marker_array` writes the CDR bytes of a ``visualization_msgs/MarkerArray``
+directly (the points as one block). The bytes are identical to rosbags'
+``serialize_cdr`` of the same message (the tests compare them), so every reader decodes
+them as usual; :func:`marker_message` gives the rosbags object when one is wanted.
+:func:`encode_tf_message` does the same for ``tf2_msgs/TFMessage`` (25 transforms per body
+per frame).
+
+Layout: ROS 2 ``visualization_msgs/msg/Marker`` as defined in Kilted (the distribution
+whose definitions the output bags carry, see :mod:`lgd_ros.bag.typestore`), little-endian
+CDR (XCDR1, encapsulation ``00 01 00 00``; alignment counted from after those 4 bytes).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ADD",
+    "ARROW",
+    "DELETE",
+    "LINE_LIST",
+    "TRIANGLE_LIST",
+    "MarkerData",
+    "encode_marker_array",
+    "encode_tf_message",
+    "marker_message",
+]
+
+# visualization_msgs/Marker constants used here.
+ARROW = 0
+LINE_LIST = 5
+TRIANGLE_LIST = 11
+ADD = 0
+DELETE = 2
+
+_CDR_LITTLE_ENDIAN = b"\x00\x01\x00\x00"
+
+
+@dataclass(frozen=True)
+class MarkerData:
+    """One ``visualization_msgs/Marker`` as the node fills it; every other field keeps the
+    message default (identity pose, no per-point colours, no texture/mesh resources).
+
+    Attributes:
+        stamp: ``(sec, nanosec)`` of the header; frame_id: the header's frame.
+        points: ``[N, 3]`` float64, metres in ``frame_id``.
+        lifetime_s: marker lifetime, seconds (0 = forever).
+    """
+
+    stamp: tuple[int, int]
+    frame_id: str
+    ns: str
+    id: int
+    type: int
+    action: int
+    scale: tuple[float, float, float]
+    color: tuple[float, float, float, float]
+    lifetime_s: float
+    points: np.ndarray
+
+    @property
+    def lifetime(self) -> tuple[int, int]:
+        """``builtin_interfaces/Duration`` ``(sec, nanosec)`` as the node computes it."""
+        return int(self.lifetime_s), int((self.lifetime_s % 1) * 1e9)
+
+
+class _CdrWriter:
+    """Little-endian CDR with alignment relative to the start of the payload."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = [_CDR_LITTLE_ENDIAN]
+        self._position = 0
+
+    def _align(self, size: int) -> None:
+        padding = -self._position % size
+        if padding:
+            self._parts.append(bytes(padding))
+            self._position += padding
+
+    def _raw(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._position += len(data)
+
+    def pack(self, fmt: str, alignment: int, *values: Any) -> None:
+        self._align(alignment)
+        self._raw(struct.pack("<" + fmt, *values))
+
+    def string(self, text: str) -> None:
+        data = text.encode("utf-8") + b"\x00"
+        self.pack("I", 4, len(data))
+        self._raw(data)
+
+    def empty_sequence(self) -> None:
+        self.pack("I", 4, 0)
+
+    def points(self, points: np.ndarray) -> None:
+        """``geometry_msgs/Point[]``: count, then (aligned to 8) x, y, z float64 per point."""
+        block = np.ascontiguousarray(points, dtype="<f8").reshape(-1, 3)
+        self.pack("I", 4, len(block))
+        if len(block):
+            self._align(8)
+            self._raw(block.tobytes())
+
+    def time(self, sec: int, nanosec: int) -> None:
+        self.pack("iI", 4, sec, nanosec)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def _encode_marker(writer: _CdrWriter, marker: MarkerData) -> None:
+    writer.time(*marker.stamp)                                   # header.stamp
+    writer.string(marker.frame_id)                               # header.frame_id
+    writer.string(marker.ns)
+    writer.pack("iii", 4, marker.id, marker.type, marker.action)
+    writer.pack("7d", 8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)      # pose: origin, identity
+    writer.pack("3d", 8, *marker.scale)
+    writer.pack("4f", 4, *marker.color)
+    writer.time(*marker.lifetime)
+    writer.pack("?", 1, False)                                   # frame_locked
+    writer.points(marker.points)
+    writer.empty_sequence()                                      # colors
+    writer.string("")                                            # texture_resource
+    writer.time(0, 0)                                            # texture.header.stamp
+    writer.string("")                                            # texture.header.frame_id
+    writer.string("")                                            # texture.format
+    writer.empty_sequence()                                      # texture.data
+    writer.empty_sequence()                                      # uv_coordinates
+    writer.string("")                                            # text
+    writer.string("")                                            # mesh_resource
+    writer.string("")                                            # mesh_file.filename
+    writer.empty_sequence()                                      # mesh_file.data
+    writer.pack("?", 1, False)                                   # mesh_use_embedded_materials
+
+
+def encode_marker_array(markers: Sequence[MarkerData]) -> bytes:
+    """CDR bytes of a ``visualization_msgs/msg/MarkerArray`` (rosbags-identical)."""
+    writer = _CdrWriter()
+    writer.pack("I", 4, len(markers))
+    for marker in markers:
+        _encode_marker(writer, marker)
+    return writer.getvalue()
+
+
+def marker_message(typestore: Any, marker: MarkerData) -> Any:
+    """The same marker as a rosbags ``visualization_msgs/msg/Marker`` object."""
+    types = typestore.types
+    point, vector = types["geometry_msgs/msg/Point"], types["geometry_msgs/msg/Vector3"]
+    time, header = types["builtin_interfaces/msg/Time"], types["std_msgs/msg/Header"]
+    return types["visualization_msgs/msg/Marker"](
+        header=header(stamp=time(sec=marker.stamp[0], nanosec=marker.stamp[1]), frame_id=marker.frame_id),
+        ns=marker.ns, id=marker.id, type=marker.type, action=marker.action,
+        pose=types["geometry_msgs/msg/Pose"](
+            position=point(x=0.0, y=0.0, z=0.0),
+            orientation=types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
+        scale=vector(x=marker.scale[0], y=marker.scale[1], z=marker.scale[2]),
+        color=types["std_msgs/msg/ColorRGBA"](r=marker.color[0], g=marker.color[1], b=marker.color[2],
+                                              a=marker.color[3]),
+        lifetime=types["builtin_interfaces/msg/Duration"](sec=marker.lifetime[0], nanosec=marker.lifetime[1]),
+        frame_locked=False,
+        points=[point(x=x, y=y, z=z) for x, y, z in np.asarray(marker.points, dtype=np.float64).tolist()],
+        colors=[], texture_resource="",
+        texture=types["sensor_msgs/msg/CompressedImage"](
+            header=header(stamp=time(sec=0, nanosec=0), frame_id=""), format="", data=np.zeros(0, np.uint8)),
+        uv_coordinates=[], text="", mesh_resource="",
+        mesh_file=types["visualization_msgs/msg/MeshFile"](filename="", data=np.zeros(0, np.uint8)),
+        mesh_use_embedded_materials=False)
+
+
+def encode_tf_message(stamp: tuple[int, int], transforms: Sequence[Any]) -> bytes:
+    """CDR bytes of a ``tf2_msgs/msg/TFMessage`` (rosbags-identical).
+
+    Args:
+        stamp: ``(sec, nanosec)`` of every transform.
+        transforms: :class:`lgd_ros.tracking.body_frames.FrameTransform` s (parent, child,
+            translation ``[3]``, rotation ``[4]`` x, y, z, w).
+    """
+    writer = _CdrWriter()
+    writer.pack("I", 4, len(transforms))
+    for transform in transforms:
+        writer.time(*stamp)
+        writer.string(transform.parent)
+        writer.string(transform.child)
+        writer.pack("7d", 8, *np.asarray(transform.translation, dtype=np.float64).tolist(),
+                    *np.asarray(transform.rotation_xyzw, dtype=np.float64).tolist())
+    return writer.getvalue()

@@ -1,0 +1,109 @@
+"""Batched lanes (lgd_ros.bag.batching) give the frame-by-frame results: same frames, same
+track ids across the seams, the same fits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lgd_ros.bag.batching import FitCoordinator, LanePlan, plan_lanes, stitch_track_ids
+from lgd_ros.bag.params import FitParameters, LoadedParameters
+from lgd_ros.bag.process import BagOptions, process_bag
+from lgd_ros.tracking.pipeline import BodyEstimate, FrameResult
+
+from .helpers import read_with_rosbags
+
+
+def test_lanes_cover_every_frame_once_and_overlap_by_the_warm_up() -> None:
+    plans = plan_lanes(100, 4, 10)
+    assert [(p.start, p.stop) for p in plans] == [(0, 25), (25, 50), (50, 75), (75, 100)]
+    assert [p.warmup_start for p in plans] == [0, 15, 40, 65]
+    assert plan_lanes(3, 8, 10) == [LanePlan(0, 0, 1), LanePlan(0, 1, 2), LanePlan(0, 2, 3)]
+
+
+def _result(ids: list[int], ended: list[int] | None = None) -> FrameResult:
+    bodies = [BodyEstimate(i, True, "", np.zeros(72), np.zeros(10), np.zeros(3), np.zeros((24, 3)),
+                           np.zeros((17, 2)), 1.0, 1.0, 2, True, "coco17") for i in ids]
+    return FrameResult(0.0, bodies, ended or [], sorted(ids))
+
+
+def test_stitching_maps_ids_through_the_overlap() -> None:
+    plans = [LanePlan(0, 0, 4), LanePlan(2, 4, 7)]
+    lane0 = [_result([0]), _result([0, 1]), _result([0, 1]), _result([0, 1])]
+    # Lane 1 met the same two people in the other order of creation, then a third.
+    lane1 = [_result([0, 1]), _result([0, 1]), _result([0, 1], ended=[5]), _result([1, 2], ended=[0]),
+             _result([1, 2])]
+    swapped = [_result([1, 0]) for _ in range(2)]
+    merged = stitch_track_ids(plans, [lane0, swapped + lane1[2:]])
+    assert [[b.track_id for b in r.bodies] for r in merged] == [[0], [0, 1], [0, 1], [0, 1], [1, 0], [0, 2],
+                                                                  [0, 2]]
+    assert merged[4].ended_track_ids == []  # 5 was never reported: dropped
+    assert merged[5].ended_track_ids == [1]
+    assert merged[6].tracked_ids == [0, 2]
+
+
+def test_coordinator_batches_equal_single_fits(any_weights: Path) -> None:
+    """Requests of three 'lanes' run as one batch give each lane its own fit."""
+    import threading
+
+    import torch
+
+    from lgd_ros.fitting import Fitter
+    from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene
+
+    fitter = Fitter.load(any_weights, fmt="coco17")
+    scene = walking_scene([WalkingPerson(-0.5, 3.0, 0.2), WalkingPerson(0.6, 3.5, -0.2, 4, 1)], 3)
+    k = torch.as_tensor(default_intrinsics())
+    requests = [(np.stack([p.keypoints_px for p in f.people]), np.stack([p.confidence for p in f.people]))
+                for f in scene]
+    coordinator = FitCoordinator(len(requests))
+    results: dict[int, object] = {}
+
+    def lane(i: int) -> None:
+        results[i] = coordinator.submit(fitter, *requests[i], k, None, None)
+        coordinator.lane_finished()
+
+    threads = [threading.Thread(target=lane, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert coordinator.rounds == 1 and coordinator.batch_sizes == {6: 1}
+    for i, (keypoints, confidence) in enumerate(requests):
+        alone = fitter.fit(keypoints, confidence, k)
+        assert torch.allclose(results[i].pose, alone.pose, atol=1e-4)
+        assert torch.allclose(results[i].transl, alone.transl, atol=1e-4)
+
+
+def test_batched_lanes_match_frame_by_frame(make_bag, any_weights: Path, tmp_path: Path) -> None:
+    """Same frames, same track ids across the seams, fits as good. Not the same numbers:
+    a warm-started chain keeps a trace of where it began (depth especially), and a lane's
+    chain begins at its warm-up, not at the start of the bag."""
+    bag = make_bag(frames=45, people=2, noise_px=1.0)
+    fit = FitParameters(weights=str(any_weights), device="cpu", track_max_age_s=0.2, warm_start_max_gap_s=0.1)
+    runs = {}
+    for lanes in (1, 3):
+        report = process_bag(bag.path, tmp_path / f"out{lanes}", BagOptions(
+            parameters=LoadedParameters(fit=fit), progress=False, lanes=lanes, include_inputs=False))
+        runs[lanes] = (report, read_with_rosbags(tmp_path / f"out{lanes}",
+                                                 decode=("/bodies", "/humans/bodies/tracked")))
+    (sequential, seq_bag), (batched, lane_bag) = runs[1], runs[3]
+    assert batched.notes_batching.startswith("3 lanes")
+    assert batched.frames_fitted == sequential.frames_fitted == 45
+    assert lane_bag.counts == seq_bag.counts and lane_bag.log_times == seq_bag.log_times
+    assert [m.ids for m in lane_bag.messages["/humans/bodies/tracked"]] == \
+        [m.ids for m in seq_bag.messages["/humans/bodies/tracked"]]
+    statuses, depth_errors, pixel_errors = [], {1: [], 3: []}, {1: [], 3: []}
+    for frame, (ours, theirs) in enumerate(zip(lane_bag.messages["/bodies"], seq_bag.messages["/bodies"],
+                                               strict=True)):
+        assert [b.track_id for b in ours.bodies] == [b.track_id for b in theirs.bodies]
+        for person, (a, b) in enumerate(zip(ours.bodies, theirs.bodies, strict=True)):
+            statuses.append(a.fit_status == b.fit_status)
+            for lanes, body in ((3, a), (1, b)):
+                depth_errors[lanes].append(abs(body.translation.z - bag.true_transl[frame, person, 2]))
+                pixel_errors[lanes].append(body.mean_reprojection_error_px)
+    assert np.mean(statuses) > 0.9
+    assert np.mean(depth_errors[3]) < np.mean(depth_errors[1]) + 0.1
+    assert np.mean(pixel_errors[3]) == pytest.approx(np.mean(pixel_errors[1]), rel=0.25, abs=1.0)
