@@ -23,8 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from lgd_ros.bag.errors import ParamsFileError
-from lgd_ros.tracking.pipeline import PipelineConfig
-from lgd_ros.tracking.tracker import TrackerConfig
+from lgd_ros.tracking.errors import ParameterError
+from lgd_ros.tracking.parameters import (
+    NODE_ONLY_PARAMETERS,
+    FitParameters,
+    check_parameter_type,
+    pipeline_config,
+)
 
 __all__ = [
     "NODE_NAME",
@@ -39,57 +44,9 @@ __all__ = [
 NODE_NAME = "lgd_fit_node"
 """Name of the fitting node, whose block of a parameters file applies."""
 
-NODE_ONLY_PARAMETERS = frozenset({"diagnostics_period_s", "output_qos_depth"})
-"""Node parameters with no meaning offline (accepted, ignored)."""
-
 DETECTOR_PREFIX = "detector."
 """Parameters ``detector.<field>`` set fields of :class:`lgd_ros.detect.BlazePoseConfig`;
 ``detector.name`` picks the detector (only ``blazepose``)."""
-
-
-@dataclass(frozen=True)
-class FitParameters:
-    """The fitting node's parameters that shape offline results (names and defaults as the
-    node declares them in ``lgd_ros/ros/fit_node.py``; documented in ``config/fit.yaml``).
-
-    Input topic names are used to choose among several topics of the right type in a bag;
-    output topic names become absolute (``bodies`` -> ``/bodies``).
-    """
-
-    keypoints_topic: str = "keypoints"
-    image_topic: str = ""
-    camera_info_topic: str = "camera_info"
-    bodies_topic: str = "bodies"
-    markers_topic: str = "body_markers"
-    tracked_topic: str = "humans/bodies/tracked"
-    weights: str = ""
-    body_model_path: str = ""
-    device: str = "auto"
-    fit_steps: int = 0
-    warm_fit_steps: int = 0
-    max_people: int = 10
-    torch_threads: int = 1
-    track_max_age_s: float = 1.0
-    track_match_threshold: float = 0.6
-    warm_start_max_gap_s: float = 0.5
-    publish_tf: bool = True
-    publish_markers: bool = True
-    mesh_rate_hz: float = 10.0
-    mesh_decimation_m: float = 0.03
-    marker_lifetime_s: float = 0.5
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            _check_type(f.name, getattr(self, f.name), type(f.default), "FitParameters")
-        for name in ("fit_steps", "warm_fit_steps", "torch_threads"):
-            if getattr(self, name) < 0:
-                raise ParamsFileError(f"{name} must be >= 0 (0 = the default), got {getattr(self, name)}")
-        if self.max_people < 1:
-            raise ParamsFileError(f"max_people must be >= 1, got {self.max_people}")
-        for name in ("track_max_age_s", "track_match_threshold", "warm_start_max_gap_s",
-                     "mesh_rate_hz", "mesh_decimation_m", "marker_lifetime_s"):
-            if getattr(self, name) < 0:
-                raise ParamsFileError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -107,18 +64,6 @@ class LoadedParameters:
     detector: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     source: Path | None = None
-
-
-def pipeline_config(parameters: FitParameters) -> PipelineConfig:
-    """The node's mapping of its parameters onto :class:`PipelineConfig` (0 and "" mean
-    "the default", as the parameter descriptions say)."""
-    p = parameters
-    return PipelineConfig(
-        weights=p.weights or None, body_model_path=p.body_model_path or None, device=p.device,
-        steps=p.fit_steps or None, warm_steps=p.warm_fit_steps or None, max_people=p.max_people,
-        torch_threads=p.torch_threads,
-        tracker=TrackerConfig(max_age=p.track_max_age_s, match_threshold=p.track_match_threshold,
-                              warm_start_max_gap=p.warm_start_max_gap_s))
 
 
 def parameters_from_mapping(values: Mapping[str, Any], *, where: str = "parameters",
@@ -153,7 +98,7 @@ def parameters_from_mapping(values: Mapping[str, Any], *, where: str = "paramete
             warnings.append(f"{where}: unknown parameter {name!r} ignored")
     try:
         fit = FitParameters(**fit_values)
-    except ParamsFileError as error:
+    except ParameterError as error:
         raise ParamsFileError(f"{where}: {error}") from None
     if detector:
         try:
@@ -233,22 +178,15 @@ def _flatten(values: Mapping[Any, Any], prefix: str) -> dict[str, Any]:
 
 
 def _check_type(name: str, value: Any, expected: type, where: str) -> None:
-    """ROS parameter typing: bool is not an int, an int is fine for a float."""
-    if expected is bool:
-        ok = isinstance(value, bool)
-    elif expected is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif expected is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif expected is str:
-        ok = isinstance(value, str)
-    else:  # None defaults or other: accept what dataclasses accept
-        ok = True
-    if not ok:
-        raise ParamsFileError(f"{where}: parameter {name!r} must be of type {expected.__name__}, "
-                              f"got {value!r} ({type(value).__name__})")
+    try:
+        check_parameter_type(name, value, expected)
+    except ParameterError as error:
+        raise ParamsFileError(f"{where}: {error}") from None
 
 
 def replace_parameters(parameters: FitParameters, **changes: Any) -> FitParameters:
     """``dataclasses.replace`` that keeps the type checks (CLI options override the file)."""
-    return dataclasses.replace(parameters, **changes)
+    try:
+        return dataclasses.replace(parameters, **changes)
+    except ParameterError as error:
+        raise ParamsFileError(f"command-line option: {error}") from None

@@ -53,66 +53,10 @@ from lgd_ros.ros.conversions import (
 from lgd_ros.tracking.body_frames import decimate_mesh
 from lgd_ros.tracking.errors import CameraModelError, InvalidObservationError, TrackingError
 from lgd_ros.tracking.observations import CameraModel, PersonObservation, validate_observations
-from lgd_ros.tracking.pipeline import BodyFittingPipeline, FrameResult, PipelineConfig
-from lgd_ros.tracking.tracker import TrackerConfig
+from lgd_ros.tracking.parameters import PARAMETER_DESCRIPTIONS, FitParameters, pipeline_config
+from lgd_ros.tracking.pipeline import BodyFittingPipeline, FrameResult
 
 NODE_NAME = "lgd_fit_node"
-
-
-@dataclass(frozen=True)
-class FitNodeParameters:
-    """The node's ROS parameters; each is documented in config/fit.yaml and _DESCRIPTIONS."""
-
-    keypoints_topic: str = "keypoints"
-    image_topic: str = ""
-    camera_info_topic: str = "camera_info"
-    bodies_topic: str = "bodies"
-    markers_topic: str = "body_markers"
-    tracked_topic: str = "humans/bodies/tracked"
-    weights: str = ""
-    body_model_path: str = ""
-    device: str = "auto"
-    fit_steps: int = 0
-    warm_fit_steps: int = 0
-    max_people: int = 10
-    torch_threads: int = 1
-    track_max_age_s: float = 1.0
-    track_match_threshold: float = 0.6
-    warm_start_max_gap_s: float = 0.5
-    publish_tf: bool = True
-    publish_markers: bool = True
-    mesh_rate_hz: float = 10.0
-    mesh_decimation_m: float = 0.03
-    marker_lifetime_s: float = 0.5
-    diagnostics_period_s: float = 1.0
-    output_qos_depth: int = 10
-
-
-_DESCRIPTIONS = {
-    "keypoints_topic": "Input lgd_ros/PersonKeypointsArray topic; empty = no keypoint input.",
-    "image_topic": "Input sensor_msgs/Image topic, run through the BlazePose detector; empty = off.",
-    "camera_info_topic": "sensor_msgs/CameraInfo of the camera the keypoints/images come from.",
-    "bodies_topic": "Output lgd_ros/FittedBodyArray topic.",
-    "markers_topic": "Output visualization_msgs/MarkerArray topic (mesh, skeleton).",
-    "tracked_topic": "Output hri_msgs/IdsList of tracked body ids (REP-155), if hri_msgs is installed.",
-    "weights": "Learned fitter weights file; empty = the weights shipped for each keypoint format.",
-    "body_model_path": "SMPL .pkl/.npz file; empty = the open default body model in the package.",
-    "device": "torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ...",
-    "fit_steps": "Learned update steps of a cold fit; 0 = the number the weights were trained for.",
-    "warm_fit_steps": "Learned update steps of a warm-started fit; 0 = the weights' default.",
-    "max_people": "People fitted per frame, highest detection score first.",
-    "torch_threads": "CPU threads for torch (1 is fastest for per-frame fits); 0 = torch's default.",
-    "track_max_age_s": "Seconds a track survives unseen (short occlusions) before it ends.",
-    "track_match_threshold": "Association gate: mean keypoint distance in units of the person's size.",
-    "warm_start_max_gap_s": "A track's last fit seeds the next if it is at most this old (s).",
-    "publish_tf": "Publish TF frames body_<id> and <joint>_<id> on /tf.",
-    "publish_markers": "Publish mesh and skeleton markers.",
-    "mesh_rate_hz": "Highest rate of mesh markers (skeletons go out every frame); 0 = no mesh.",
-    "mesh_decimation_m": "Grid cell (m) of the mesh decimation for RViz; 0 = full mesh.",
-    "marker_lifetime_s": "Marker lifetime (s); markers of ended tracks are also deleted explicitly.",
-    "diagnostics_period_s": "Period of /diagnostics messages (s).",
-    "output_qos_depth": "History depth of the output publishers (reliable).",
-}
 
 
 def _stamp_seconds(header: Header) -> float:
@@ -182,23 +126,16 @@ class FitNode(Node):
                if self._pipeline else ""))
 
     # ----------------------------------------------------------------- set-up
-    def _declare_parameters(self) -> FitNodeParameters:
+    def _declare_parameters(self) -> FitParameters:
         values = {}
-        for f in fields(FitNodeParameters):
-            descriptor = ParameterDescriptor(description=_DESCRIPTIONS[f.name])
+        for f in fields(FitParameters):
+            descriptor = ParameterDescriptor(description=PARAMETER_DESCRIPTIONS[f.name])
             values[f.name] = self.declare_parameter(f.name, f.default, descriptor).value
-        return FitNodeParameters(**values)
+        return FitParameters(**values)
 
     def _make_pipeline(self) -> tuple[BodyFittingPipeline | None, str]:
-        p = self.parameters
-        config = PipelineConfig(
-            weights=p.weights or None, body_model_path=p.body_model_path or None, device=p.device,
-            steps=p.fit_steps or None, warm_steps=p.warm_fit_steps or None, max_people=p.max_people,
-            torch_threads=p.torch_threads,
-            tracker=TrackerConfig(max_age=p.track_max_age_s, match_threshold=p.track_match_threshold,
-                                  warm_start_max_gap=p.warm_start_max_gap_s))
         try:
-            return BodyFittingPipeline(config), ""
+            return BodyFittingPipeline(pipeline_config(self.parameters)), ""
         except Exception as error:  # noqa: BLE001 - reported, node keeps running
             message = f"cannot load the body model / fitter: {error}"
             self.get_logger().error(message + "; bodies are published with fit_status NO_MODEL_LOADED")

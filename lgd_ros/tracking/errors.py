@@ -17,3 +17,7 @@ class InvalidObservationError(TrackingError, ValueError):
 
 class CameraModelError(TrackingError, ValueError):
     """Camera intrinsics / distortion cannot be used (missing, degenerate, unsupported model)."""
+
+
+class ParameterError(TrackingError, ValueError):
+    """A node / bag-tool parameter has the wrong type or an out-of-range value."""

@@ -121,14 +121,12 @@ def test_unusable_files(tmp_path: Path, text: str | None, match: str) -> None:
         load_params_file(path)
 
 
-def test_defaults_are_the_nodes_declared_defaults() -> None:
-    """No drift from the node: its FitNodeParameters (needs rclpy and the built messages)."""
+def test_the_bag_tool_reads_the_nodes_own_parameter_set() -> None:
+    """No drift from the node: both use lgd_ros.tracking.parameters.FitParameters."""
     pytest.importorskip("rclpy", reason="rclpy is not installed (make test installs it)")
     pytest.importorskip("lgd_ros.msg", reason="lgd_ros messages not built (make msgs)")
-    from lgd_ros.ros.fit_node import FitNodeParameters
+    from lgd_ros.ros import fit_node
 
-    node = {f.name: f.default for f in dataclasses.fields(FitNodeParameters)}
-    ours = {f.name: f.default for f in dataclasses.fields(FitParameters)}
-    assert set(node) == set(ours) | NODE_ONLY_PARAMETERS
-    assert {name: node[name] for name in ours} == ours
-    assert parameters_from_mapping(node).fit == FitParameters()
+    assert fit_node.FitParameters is FitParameters
+    node_defaults = {f.name: f.default for f in dataclasses.fields(FitParameters)}
+    assert parameters_from_mapping(node_defaults).fit == FitParameters()

@@ -26,10 +26,11 @@ def test_launch_file_declares_its_arguments() -> None:
 
 
 def test_params_file_matches_the_node_parameters() -> None:
-    from lgd_ros.ros.fit_node import FitNodeParameters
+    from lgd_ros.tracking.parameters import PARAMETER_DESCRIPTIONS, FitParameters
 
     params = yaml.safe_load((REPO / "config" / "fit.yaml").read_text())["/**"]["ros__parameters"]
-    assert set(params) == set(vars(FitNodeParameters()))
+    assert set(params) == set(vars(FitParameters())) == set(PARAMETER_DESCRIPTIONS)
+    assert FitParameters(**params) == FitParameters()  # the file documents the defaults
 
 
 @pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None,
