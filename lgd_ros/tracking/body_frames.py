@@ -52,26 +52,30 @@ def body_frame_transforms(track_id: int, pose: np.ndarray, joints: np.ndarray,
         pose: ``[72]`` axis-angle, ``pose[:3]`` the pelvis orientation in the camera frame.
         joints: ``[24, 3]`` joint positions in the camera frame, metres.
     """
-    local = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64).view(NUM_JOINTS, 3))
-    global_rot = [local[0]]
-    for joint in range(1, NUM_JOINTS):
-        global_rot.append(global_rot[SMPL_PARENTS[joint]] @ local[joint])
-    wxyz = matrix_to_quaternion(local).numpy()
+    local_t = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64).view(NUM_JOINTS, 3))
+    wxyz = matrix_to_quaternion(local_t).numpy()
     quaternions = np.concatenate([wxyz[:, 1:], wxyz[:, :1]], axis=1)
+    # Small 3x3 products: numpy per joint is cheaper than torch's per-op overhead.
+    local = local_t.numpy()
+    global_rot = np.empty_like(local)
+    global_rot[0] = local[0]
+    for joint in range(1, NUM_JOINTS):
+        global_rot[joint] = global_rot[SMPL_PARENTS[joint]] @ local[joint]
     joints = np.asarray(joints, dtype=np.float64)
     hip_mid = 0.5 * (joints[LEFT_HIP] + joints[RIGHT_HIP])
-    root = global_rot[0].numpy()
+    parents = np.asarray(SMPL_PARENTS[1:])
+    # Offset of each joint from its parent, in the parent's (rotated) frame:
+    # offset_j = G_parent(j)^T (J_j - J_parent(j)).
+    offsets = np.einsum("nji,nj->ni", global_rot[parents], joints[1:] - joints[parents])
+    identity = np.array([0.0, 0.0, 0.0, 1.0])
     out = [
         FrameTransform(camera_frame, body_frame(track_id), hip_mid, quaternions[0]),
-        FrameTransform(body_frame(track_id), joint_frame(0, track_id), root.T @ (joints[0] - hip_mid),
-                       np.array([0.0, 0.0, 0.0, 1.0])),
+        FrameTransform(body_frame(track_id), joint_frame(0, track_id),
+                       global_rot[0].T @ (joints[0] - hip_mid), identity),
     ]
-    for joint in range(1, NUM_JOINTS):
-        parent = SMPL_PARENTS[joint]
-        # Offset of the joint from its parent, in the parent's (rotated) frame.
-        offset = global_rot[parent].numpy().T @ (joints[joint] - joints[parent])
-        out.append(FrameTransform(joint_frame(parent, track_id), joint_frame(joint, track_id),
-                                  offset, quaternions[joint]))
+    out += [FrameTransform(joint_frame(int(parent), track_id), joint_frame(joint, track_id),
+                           offsets[joint - 1], quaternions[joint])
+            for joint, parent in zip(range(1, NUM_JOINTS), parents)]
     return out
 
 
