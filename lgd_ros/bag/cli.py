@@ -52,6 +52,8 @@ def add_bag_arguments(parser: argparse.ArgumentParser) -> None:
                          help="node name whose block of the parameters file applies "
                               "(default: lgd_fit_node)")
     fitting.add_argument("--weights", metavar="FILE", help="fitter weights (overrides the file)")
+    fitting.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt"),
+                         help="fitting backend (overrides the file's backend, default torch)")
     fitting.add_argument("--device", metavar="DEVICE",
                          help="torch device: auto, cpu, cuda, ... (overrides the file)")
     fitting.add_argument("--threads", type=int, metavar="N",
@@ -85,7 +87,8 @@ def run_bag(args: argparse.Namespace) -> int:
     try:
         parameters = (load_params_file(args.params_file, args.node_name or NODE_NAME)
                       if args.params_file else LoadedParameters())
-        overrides = {k: v for k, v in (("weights", args.weights), ("device", args.device),
+        overrides = {k: v for k, v in (("weights", args.weights), ("backend", args.backend),
+                                       ("device", args.device),
                                        ("torch_threads", args.threads)) if v is not None}
         if overrides:
             parameters = LoadedParameters(fit=replace_parameters(parameters.fit, **overrides),

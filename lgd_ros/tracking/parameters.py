@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lgd_ros.export.defaults import BACKENDS
 from lgd_ros.tracking.errors import ParameterError
 from lgd_ros.tracking.pipeline import PipelineConfig
 from lgd_ros.tracking.tracker import TrackerConfig
@@ -35,6 +36,7 @@ class FitParameters:
     markers_topic: str = "body_markers"
     tracked_topic: str = "humans/bodies/tracked"
     weights: str = ""
+    backend: str = "torch"
     body_model_path: str = ""
     device: str = "auto"
     fit_steps: int = 0
@@ -65,6 +67,8 @@ class FitParameters:
                      "mesh_rate_hz", "mesh_decimation_m", "marker_lifetime_s"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.backend not in BACKENDS:
+            raise ParameterError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.diagnostics_period_s <= 0:
             raise ParameterError(f"diagnostics_period_s must be > 0, got {self.diagnostics_period_s}")
 
@@ -77,6 +81,7 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
     "markers_topic": "Output visualization_msgs/MarkerArray topic (mesh, skeleton).",
     "tracked_topic": "Output hri_msgs/IdsList of tracked body ids (REP-155), if hri_msgs is installed.",
     "weights": "Learned fitter weights file; empty = the weights shipped for each keypoint format.",
+    "backend": "Fitting backend: torch, onnxruntime (exported graph, cached) or tensorrt (CUDA GPU).",
     "body_model_path": "SMPL .pkl/.npz file; empty = the open default body model in the package.",
     "device": "torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ...",
     "fit_steps": "Learned update steps of a cold fit; 0 = the number the weights were trained for.",
@@ -117,7 +122,7 @@ def pipeline_config(parameters: FitParameters) -> PipelineConfig:
     """Map the parameters onto the pipeline (0 and "" mean "the default", as documented)."""
     p = parameters
     return PipelineConfig(
-        weights=p.weights or None, body_model_path=p.body_model_path or None, device=p.device,
+        weights=p.weights or None, backend=p.backend, body_model_path=p.body_model_path or None, device=p.device,
         steps=p.fit_steps or None, warm_steps=p.warm_fit_steps or None, max_people=p.max_people,
         torch_threads=p.torch_threads,
         tracker=TrackerConfig(max_age=p.track_max_age_s, match_threshold=p.track_match_threshold,

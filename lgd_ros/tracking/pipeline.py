@@ -36,6 +36,8 @@ class PipelineConfig:
 
     Attributes:
         weights: learned fitter weights file; None = the weights shipped for each format.
+        backend: ``torch``, ``onnxruntime`` (the whole fit as one exported graph, made
+            on first use and cached) or ``tensorrt`` (CUDA GPU with TensorRT).
         body_model_path: SMPL model file; None = the open default body model.
         device: ``auto``, ``cpu``, ``cuda``, ...
         steps: update steps of a cold fit; None = the weights' default.
@@ -49,6 +51,7 @@ class PipelineConfig:
     """
 
     weights: str | None = None
+    backend: str = "torch"
     body_model_path: str | None = None
     device: str = "auto"
     steps: int | None = None
@@ -106,14 +109,15 @@ class BodyFittingPipeline:
         self.tracker = PersonTracker(self.config.tracker)
         self._fitters: dict[str, object] = {}
 
-    def fitter(self, fmt: str):  # -> Fitter (imported lazily: it pulls the networks)
-        """The fitter for a keypoint format, loaded on first use."""
-        from lgd_ros.fitting import Fitter
+    def fitter(self, fmt: str):  # -> Fitter | GraphFitter (imported lazily)
+        """The fitter for a keypoint format on the configured backend, loaded on first use."""
+        from lgd_ros.export import load_fitter
 
         if fmt not in self._fitters:
             weights = Path(self.config.weights) if self.config.weights else None
-            self._fitters[fmt] = Fitter.load(weights, body_model=self.body_model, fmt=fmt,
-                                             device=self.device)
+            self._fitters[fmt] = load_fitter(
+                self.config.backend, weights, body_model=self.body_model, fmt=fmt,
+                device=self.device, steps=self.config.steps, warm_steps=self.config.warm_steps)
         return self._fitters[fmt]
 
     def preload(self, formats: Sequence[str]) -> None:

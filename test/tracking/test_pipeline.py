@@ -89,3 +89,19 @@ def test_device_resolution() -> None:
     if not __import__("torch").cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_onnxruntime_backend_gives_the_torch_fits(scene, tmp_path, monkeypatch) -> None:
+    """backend: onnxruntime exports the whole fit on first use and matches torch."""
+    monkeypatch.setenv("LGD_ROS_CACHE_DIR", str(tmp_path))
+    camera = CameraModel(K)
+    runs = {}
+    for backend in ("torch", "onnxruntime"):
+        pipeline = BodyFittingPipeline(PipelineConfig(device="cpu", backend=backend))
+        runs[backend] = [pipeline.process(f.stamp, f.people, camera) for f in scene[:4]]
+    assert any(tmp_path.rglob("*.onnx"))
+    for torch_frame, ort_frame in zip(runs["torch"], runs["onnxruntime"]):
+        for a, b in zip(torch_frame.bodies, ort_frame.bodies):
+            assert a.track_id == b.track_id and a.warm_started == b.warm_started
+            np.testing.assert_allclose(a.pose, b.pose, atol=1e-3)
+            np.testing.assert_allclose(a.joints, b.joints, atol=1e-3)
