@@ -67,7 +67,8 @@ def _marker(header: Header, namespace: str, track_id: int, kind: int, lifetime_s
 
 
 def _points(array: np.ndarray) -> list[Point]:
-    return [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(array, dtype=np.float64)]
+    # tolist() gives Python floats in one call: much faster than float() per element.
+    return [Point(x=x, y=y, z=z) for x, y, z in np.asarray(array, dtype=np.float64).tolist()]
 
 
 def mesh_marker(track_id: int, vertices: np.ndarray, faces: np.ndarray, header: Header,

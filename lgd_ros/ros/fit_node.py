@@ -91,7 +91,7 @@ class FitNode(Node):
         self._mailbox: tuple[str, Any, float] | None = None
         self._mailbox_cv = threading.Condition()
         self._stop = threading.Event()
-        self._last_mesh_time = 0.0
+        self._last_mesh_time: dict[int, float] = {}
         self._detector: Any = None
         self._mesh_indices: tuple[np.ndarray, np.ndarray] | None = None
         self._pipeline, self.pipeline_error = self._make_pipeline()
@@ -287,12 +287,21 @@ class FitNode(Node):
         p = self.parameters
         markers = MarkerArray()
         markers.markers = body_outputs.delete_markers(ended, header)
+        for track_id in ended:
+            self._last_mesh_time.pop(track_id, None)
         markers.markers += [body_outputs.skeleton_marker(b.track_id, b.joints, header, p.marker_lifetime_s)
                             for b in bodies]
-        now = time.perf_counter()
-        if bodies and p.mesh_rate_hz > 0 and now - self._last_mesh_time >= 1.0 / p.mesh_rate_hz:
-            self._last_mesh_time = now
-            markers.markers += self._mesh_markers(header, bodies)
+        if bodies and p.mesh_rate_hz > 0:
+            # At most one mesh per frame, for the body whose mesh is oldest: a mesh
+            # message is thousands of points, and spreading them over frames keeps
+            # every frame's publishing time short (and the latency flat).
+            now = time.perf_counter()
+            due = [b for b in bodies
+                   if now - self._last_mesh_time.get(b.track_id, -np.inf) >= 1.0 / p.mesh_rate_hz]
+            if due:
+                body = min(due, key=lambda b: self._last_mesh_time.get(b.track_id, -np.inf))
+                self._last_mesh_time[body.track_id] = now
+                markers.markers += self._mesh_markers(header, [body])
         if markers.markers:
             self._markers_pub.publish(markers)
 

@@ -49,7 +49,7 @@ class FitParameters:
     publish_tf: bool = True
     publish_markers: bool = True
     mesh_rate_hz: float = 10.0
-    mesh_decimation_m: float = 0.03
+    mesh_decimation_m: float = 0.05
     marker_lifetime_s: float = 0.5
     diagnostics_period_s: float = 1.0
     output_qos_depth: int = 10
@@ -93,7 +93,7 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
     "warm_start_max_gap_s": "A track's last fit seeds the next if it is at most this old (s).",
     "publish_tf": "Publish TF frames body_<id> and <joint>_<id> on /tf.",
     "publish_markers": "Publish mesh and skeleton markers.",
-    "mesh_rate_hz": "Highest rate of mesh markers (skeletons go out every frame); 0 = no mesh.",
+    "mesh_rate_hz": "Highest mesh marker rate per body, at most one mesh per frame (skeletons go out every frame); 0 = no mesh.",
     "mesh_decimation_m": "Grid cell (m) of the mesh decimation for RViz; 0 = full mesh.",
     "marker_lifetime_s": "Marker lifetime (s); markers of ended tracks are also deleted explicitly.",
     "diagnostics_period_s": "Period of /diagnostics messages (s).",
