@@ -28,13 +28,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(people_count: int, frames: int, rate_hz: float, parameters: dict[str, str],
             node_label: str) -> dict[str, float]:
+    import os
+
     import rclpy
 
     from lgd_ros.ros.node_process import NodeProcess
     from lgd_ros.ros.testing import FitNodeClient
     from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene
-
-    import os
 
     people = [WalkingPerson(x0=-1.2 + 1.2 * i, depth=3.0 + 0.7 * i, speed=0.3 * (-1) ** i,
                             clip_offset=5 * i, betas_seed=i) for i in range(people_count)]

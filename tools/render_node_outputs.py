@@ -18,23 +18,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-from lgd_ros.tracking.body_frames import (  # noqa: E402
+from lgd_ros.tracking.body_frames import (
     body_frame_transforms,
     decimate_mesh,
     skeleton_segments,
     track_colour,
 )
-from lgd_ros.tracking.observations import CameraModel  # noqa: E402
-from lgd_ros.tracking.pipeline import BodyFittingPipeline, PipelineConfig  # noqa: E402
-from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene  # noqa: E402
+from lgd_ros.tracking.observations import CameraModel
+from lgd_ros.tracking.pipeline import BodyFittingPipeline, PipelineConfig
+from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene
 
 
 def main(argv: list[str] | None = None) -> int:

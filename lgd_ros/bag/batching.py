@@ -127,7 +127,7 @@ class FitCoordinator:
                 self._run_group(members)
                 self.batch_sizes[sum(len(r) for r in members)] += 1
             self.rounds += 1
-        except BaseException as error:  # noqa: BLE001 - never leave a lane waiting forever
+        except BaseException as error:
             for request in batch:
                 if request.result is None and request.error is None:
                     request.error = error
@@ -150,12 +150,12 @@ class FitCoordinator:
                 init=FitResult.concatenate([r.init for r in members]) if members[0].init is not None
                 else None,
                 steps=members[0].steps)
-        except Exception:  # noqa: BLE001 - rerun one by one so each lane gets its own error
+        except Exception:
             for request in members:
                 try:
                     request.result = fitter.fit(request.keypoints, request.confidence, request.intrinsics,
                                                 init=request.init, steps=request.steps)
-                except Exception as error:  # noqa: BLE001 - handed to the lane that asked
+                except Exception as error:
                     request.error = error
             return
         start = 0
@@ -234,7 +234,7 @@ def run_lanes(frames: Sequence[tuple[float, Sequence[Any], Any] | None], plans: 
                 outcomes[index].append(outcome)
                 if on_progress is not None and frame >= plan.start:
                     on_progress(1)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
+        except BaseException as error:
             failures.append(error)
         finally:
             coordinator.lane_finished()

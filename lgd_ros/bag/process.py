@@ -847,5 +847,5 @@ def _definition_hash(msgtype: str, definition: Any) -> str:
         else:
             store.register(get_types_from_msg(definition.data, msgtype))
         return str(store.hash_rihs01(msgtype))
-    except Exception:  # noqa: BLE001 - the caller falls back to known types or skips the topic
+    except Exception:
         return ""

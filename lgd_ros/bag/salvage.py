@@ -57,7 +57,7 @@ def _qos_of(metadata: dict[str, str]) -> list[Any]:
     text = metadata.get("offered_qos_profiles", "")
     try:
         return parse_qos(text) if text else []
-    except Exception:  # noqa: BLE001 - QoS is informative only; a damaged entry is dropped
+    except Exception:
         return []
 
 
@@ -86,7 +86,7 @@ class SalvagedBag:
                     yield next(records)
                 except StopIteration:
                     return
-                except Exception as error:  # noqa: BLE001 - EndOfFile, bad magic, CRC, decompression: where reading stops
+                except Exception as error:
                     self._stop_reason = str(error).strip() or type(error).__name__
                     return
 

@@ -250,7 +250,7 @@ class BlazePoseDetector:
         self._detection_graph = None
         self._landmark_graph = None
 
-    def __enter__(self) -> BlazePoseDetector:  # noqa: PYI034 - typing.Self needs 3.11
+    def __enter__(self) -> BlazePoseDetector:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -260,7 +260,7 @@ class BlazePoseDetector:
     def __del__(self) -> None:  # best effort: MediaPipe threads otherwise linger
         try:
             self.close()
-        except Exception as error:  # noqa: BLE001 - never raise from a finaliser
+        except Exception as error:
             LOGGER.debug("closing BlazePose graphs at finalisation failed: %s", error)
 
     # -- internals -------------------------------------------------------------------------

@@ -33,12 +33,12 @@ import torch
 from lgd_ros.body import BodyModel
 from lgd_ros.body.camera import check_intrinsics
 from lgd_ros.body.errors import BodyError
+from lgd_ros.export.defaults import BACKENDS
 from lgd_ros.export.errors import (
     BackendUnavailableError,
     GraphFileError,
     GraphMismatchError,
 )
-from lgd_ros.export.defaults import BACKENDS
 from lgd_ros.export.graph import OUTPUT_NAMES
 from lgd_ros.export.metadata import (
     GRAPH_FORMAT_VERSION,

@@ -136,7 +136,7 @@ class FitNode(Node):
     def _make_pipeline(self) -> tuple[BodyFittingPipeline | None, str]:
         try:
             return BodyFittingPipeline(pipeline_config(self.parameters)), ""
-        except Exception as error:  # noqa: BLE001 - reported, node keeps running
+        except Exception as error:
             message = f"cannot load the body model / fitter: {error}"
             self.get_logger().error(message + "; bodies are published with fit_status NO_MODEL_LOADED")
             return None, message
@@ -192,7 +192,7 @@ class FitNode(Node):
                 self._mailbox = None
             try:
                 self._process(kind, msg, received)
-            except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
+            except Exception as error:
                 self.get_logger().error(f"frame dropped after an unexpected error: {error!r}")
 
     # ------------------------------------------------------------ processing

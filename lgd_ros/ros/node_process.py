@@ -69,7 +69,7 @@ class NodeProcess:
         self._env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                              self._env.get("PATH", "")])
         self._env.update(env or {})
-        self._log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        self._log_file = tempfile.NamedTemporaryFile(
             prefix="lgd_ros_node_", suffix=".log", delete=False)
         self._process: subprocess.Popen[bytes] | None = None
 

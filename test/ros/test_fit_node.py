@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
 from sensor_msgs.msg import CameraInfo
 
-from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
+from lgd_ros.ros import testing
 from lgd_ros.ros.conversions import fill_camera_info, fill_person_keypoints
 from lgd_ros.ros.node_process import NodeProcess
-from lgd_ros.ros import testing
 
 COCO17 = 17
 K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])

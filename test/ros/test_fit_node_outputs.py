@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
 from lgd_ros.msg import FittedBody
+
 from lgd_ros.ros.node_process import NodeProcess
 from lgd_ros.ros.testing import FitNodeClient
 from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene

@@ -8,10 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-import pytest
+from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
 from rclpy.serialization import deserialize_message, serialize_message
 
-from lgd_ros.msg import FittedBody, FittedBodyArray, PersonKeypoints, PersonKeypointsArray
 from lgd_ros.ros.isolation import loopback_environment, loopback_profile_path, pick_domain_id
 
 REPO = Path(__file__).resolve().parents[2]
