@@ -51,7 +51,12 @@ from lgd_ros.ros.conversions import (
     observations_from_msg,
 )
 from lgd_ros.tracking.body_frames import decimate_mesh
-from lgd_ros.tracking.errors import CameraModelError, InvalidObservationError, TrackingError
+from lgd_ros.tracking.errors import (
+    CameraModelError,
+    InvalidObservationError,
+    ParameterError,
+    TrackingError,
+)
 from lgd_ros.tracking.observations import CameraModel, PersonObservation, validate_observations
 from lgd_ros.tracking.parameters import PARAMETER_DESCRIPTIONS, FitParameters, pipeline_config
 from lgd_ros.tracking.pipeline import BodyFittingPipeline, FrameResult
@@ -129,8 +134,13 @@ class FitNode(Node):
     def _declare_parameters(self) -> FitParameters:
         values = {}
         for f in fields(FitParameters):
-            descriptor = ParameterDescriptor(description=PARAMETER_DESCRIPTIONS[f.name])
-            values[f.name] = self.declare_parameter(f.name, f.default, descriptor).value
+            # Float parameters accept integers (`track_max_age_s: 1` in YAML), as users
+            # expect; FitParameters then checks every type and range with a clear message.
+            descriptor = ParameterDescriptor(description=PARAMETER_DESCRIPTIONS[f.name],
+                                             dynamic_typing=isinstance(f.default, float))
+            value = self.declare_parameter(f.name, f.default, descriptor).value
+            values[f.name] = float(value) if isinstance(f.default, float) and isinstance(value, int) \
+                and not isinstance(value, bool) else value
         return FitParameters(**values)
 
     def _make_pipeline(self) -> tuple[BodyFittingPipeline | None, str]:
@@ -386,6 +396,9 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ParameterError as error:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameter: {error}")
+        return 2
     finally:
         if node is not None:
             node.destroy_node()

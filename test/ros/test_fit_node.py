@@ -170,3 +170,24 @@ def test_installed_executable_runs_like_ros2_run(start_node, test_node) -> None:
     client = FitNodeClient(test_node)
     client.wait_connected()
     _ready(client)
+
+
+def test_integer_for_a_float_parameter_is_accepted(start_node, test_node, tmp_path) -> None:
+    params = tmp_path / "fit.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    track_max_age_s: 2\n")
+    process = start_node(params_file=params)
+    client = FitNodeClient(test_node)
+    client.wait_connected()
+    _ready(client)
+    process.assert_running()
+
+
+def test_invalid_parameter_stops_the_node_with_a_clear_message(start_node) -> None:
+    import time
+
+    process = start_node(parameters={"max_people": "0"})
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() == 2
+    assert "invalid parameter: max_people must be >= 1" in process.log()
