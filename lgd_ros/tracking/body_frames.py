@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from lgd_ros.body.rotations import axis_angle_to_matrix, matrix_to_quaternion
+from lgd_ros.body.rotations import axis_angle_to_matrix, axis_angle_to_quaternion
 from lgd_ros.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 LEFT_HIP = SMPL_JOINT_NAMES.index("left_hip")
@@ -52,8 +52,10 @@ def body_frame_transforms(track_id: int, pose: np.ndarray, joints: np.ndarray,
         pose: ``[72]`` axis-angle, ``pose[:3]`` the pelvis orientation in the camera frame.
         joints: ``[24, 3]`` joint positions in the camera frame, metres.
     """
-    local_t = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64).view(NUM_JOINTS, 3))
-    wxyz = matrix_to_quaternion(local_t).numpy()
+    axis_angle = torch.as_tensor(np.asarray(pose), dtype=torch.float64).view(NUM_JOINTS, 3)
+    local_t = axis_angle_to_matrix(axis_angle)
+    # Straight from axis-angle: cheaper than converting the matrices back.
+    wxyz = axis_angle_to_quaternion(axis_angle).numpy()
     quaternions = np.concatenate([wxyz[:, 1:], wxyz[:, :1]], axis=1)
     # Small 3x3 products: numpy per joint is cheaper than torch's per-op overhead.
     local = local_t.numpy()
