@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from lgd_ros.body import BodyModel
-from lgd_ros.body.camera import check_intrinsics
 from lgd_ros.body.errors import BodyError
 from lgd_ros.export.defaults import BACKENDS
 from lgd_ros.export.errors import (
@@ -48,7 +47,14 @@ from lgd_ros.export.metadata import (
     network_fingerprint,
 )
 from lgd_ros.fitting.errors import FitInputError, WeightsError
-from lgd_ros.fitting.fitter import FitOptions, FitResult, Fitter
+from lgd_ros.fitting.fitter import (
+    FitOptions,
+    FitResult,
+    Fitter,
+    as_fit_tensor,
+    check_fit_inputs,
+    check_steps,
+)
 from lgd_ros.fitting.weights import load_weights
 
 if TYPE_CHECKING:
@@ -98,16 +104,8 @@ class FitterLike(Protocol):
 
 
 def _as_tensor(name: str, value: Any, device: torch.device) -> torch.Tensor:
-    """float32 tensor on ``device`` from a tensor, array or nested list."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to(dtype=torch.float32, device=device)
-    if isinstance(value, np.ndarray | list | tuple):
-        try:
-            return torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-        except (TypeError, ValueError) as exc:
-            raise FitInputError(f"{name} must be numeric, got {type(value).__name__}") from exc
-    raise FitInputError(f"{name} must be a torch.Tensor or numpy array, got "
-                        f"{type(value).__name__}")
+    """float32 tensor on ``device`` (the graphs' input type)."""
+    return as_fit_tensor(name, value, torch.float32, device)
 
 
 def default_cache_dir() -> Path:
@@ -231,32 +229,13 @@ class GraphFitter(ABC):
                 f"this {self.backend} fitter's graph is for keypoint format {self.fmt!r}, got "
                 f"fmt={fmt!r}; load one for {fmt!r} (load_fitter(..., fmt={fmt!r}))")
         device = self._input_device()
-        kp = _as_tensor("keypoints", keypoints, device)
-        conf = _as_tensor("confidence", confidence, device)
-        k_mat = _as_tensor("intrinsics", intrinsics, device)
-        j = self.num_keypoints
-        if kp.dim() != 3 or kp.shape[1:] != (j, 2):
-            raise FitInputError(f"keypoints must have shape [B, {j}, 2] (pixels, format "
-                                f"{self.fmt!r}), got {tuple(kp.shape)}")
-        batch = kp.shape[0]
-        if conf.shape != (batch, j):
-            raise FitInputError(f"confidence must have shape [{batch}, {j}] to match keypoints, "
-                                f"got {tuple(conf.shape)}")
-        try:
-            check_intrinsics(k_mat, batch_size=batch)
-        except BodyError as exc:
-            raise FitInputError(f"bad intrinsics: {exc}") from exc
-        if k_mat.dim() == 2:
-            k_mat = k_mat.expand(batch, 3, 3)
+        kp, conf, k_mat = check_fit_inputs(keypoints, confidence, intrinsics, init,
+                                           num_keypoints=self.num_keypoints, fmt=self.fmt,
+                                           dtype=torch.float32, device=device)
         feeds = {"keypoints": kp, "confidence": conf, "intrinsics": k_mat}
         start: Start = "cold"
         graph = self.cold
         if init is not None:
-            if not isinstance(init, FitResult):
-                raise FitInputError(f"init must be a FitResult, got {type(init).__name__}")
-            if len(init) != batch:
-                raise FitInputError(f"init has {len(init)} fits, but {batch} keypoint sets "
-                                    f"were given")
             if self.warm is None:
                 raise GraphMismatchError(
                     f"warm start asked for, but this {self.backend} fitter has no warm-start "
@@ -267,9 +246,8 @@ class GraphFitter(ABC):
             feeds["init_betas"] = _as_tensor("init.betas", init.betas, device)
             feeds["init_transl"] = _as_tensor("init.transl", init.transl, device)
             feeds["init_joints"] = _as_tensor("init.joints", init.joints, device)
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
-                                  or steps < 0):
-            raise FitInputError(f"steps must be a non-negative int, got {steps!r}")
+        if steps is not None:
+            check_steps(steps)
         if steps is not None and steps != graph.steps:
             source = self.sources[0] if start == "cold" else self.sources[1]
             fix = (export_command(self.fmt, steps=steps) if start == "cold"

@@ -126,9 +126,10 @@ class FitOptions:
     max_relative_error: float = 0.12
 
 
-def _as_tensor(name: str, value: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def as_fit_tensor(name: str, value: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A fit input as a detached tensor of ``dtype`` on ``device`` (tensor, array or list)."""
     if isinstance(value, torch.Tensor):
-        return value.to(dtype=dtype, device=device)
+        return value.detach().to(dtype=dtype, device=device)
     if isinstance(value, np.ndarray | list | tuple):
         try:
             return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=dtype,
@@ -138,6 +139,53 @@ def _as_tensor(name: str, value: Any, dtype: torch.dtype, device: torch.device) 
     raise FitInputError(
         f"{name} must be a torch.Tensor or numpy array, got {type(value).__name__}"
     )
+
+
+def check_fit_inputs(
+    keypoints: Any, confidence: Any, intrinsics: Any, init: FitResult | None, *,
+    num_keypoints: int, fmt: str, dtype: torch.dtype, device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check the inputs of a ``fit`` call the same way for every backend.
+
+    Returns:
+        ``keypoints [B, J, 2]``, ``confidence [B, J]`` and ``intrinsics [B, 3, 3]`` as tensors.
+
+    Raises:
+        FitInputError: wrong types or shapes, unusable intrinsics, an ``init`` that is not a
+            :class:`FitResult` of the same batch size.
+    """
+    kp = as_fit_tensor("keypoints", keypoints, dtype, device)
+    conf = as_fit_tensor("confidence", confidence, dtype, device)
+    k_mat = as_fit_tensor("intrinsics", intrinsics, dtype, device)
+    j = num_keypoints
+    if kp.dim() != 3 or kp.shape[1:] != (j, 2):
+        raise FitInputError(
+            f"keypoints must have shape [B, {j}, 2] (pixels, format {fmt!r}), "
+            f"got {tuple(kp.shape)}"
+        )
+    b = kp.shape[0]
+    if conf.shape != (b, j):
+        raise FitInputError(
+            f"confidence must have shape [{b}, {j}] to match keypoints, got {tuple(conf.shape)}"
+        )
+    try:
+        check_intrinsics(k_mat, batch_size=b)
+    except BodyError as exc:
+        raise FitInputError(f"bad intrinsics: {exc}") from exc
+    if k_mat.dim() == 2:
+        k_mat = k_mat.expand(b, 3, 3)
+    if init is not None:
+        if not isinstance(init, FitResult):
+            raise FitInputError(f"init must be a FitResult, got {type(init).__name__}")
+        if len(init) != b:
+            raise FitInputError(f"init has {len(init)} fits, but {b} keypoint sets were given")
+    return kp, conf, k_mat
+
+
+def check_steps(steps: Any) -> None:
+    """``steps`` must be a non-negative int (a bool is not one)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise FitInputError(f"steps must be a non-negative int, got {steps!r}")
 
 
 class Fitter:
@@ -248,35 +296,12 @@ class Fitter:
                 f"this fitter's weights are for keypoint format {self.fmt!r}, got fmt={fmt!r}; "
                 f"load a fitter with Fitter.load(fmt={fmt!r})"
             )
-        kp = _as_tensor("keypoints", keypoints, self.dtype, self.device)
-        conf = _as_tensor("confidence", confidence, self.dtype, self.device)
-        k_mat = _as_tensor("intrinsics", intrinsics, self.dtype, self.device)
-        j = self.num_keypoints
-        if kp.dim() != 3 or kp.shape[1:] != (j, 2):
-            raise FitInputError(
-                f"keypoints must have shape [B, {j}, 2] (pixels, format {self.fmt!r}), "
-                f"got {tuple(kp.shape)}"
-            )
-        b = kp.shape[0]
-        if conf.shape != (b, j):
-            raise FitInputError(
-                f"confidence must have shape [{b}, {j}] to match keypoints, got {tuple(conf.shape)}"
-            )
-        try:
-            check_intrinsics(k_mat, batch_size=b)
-        except BodyError as exc:
-            raise FitInputError(f"bad intrinsics: {exc}") from exc
-        if k_mat.dim() == 2:
-            k_mat = k_mat.expand(b, 3, 3)
-        if init is not None:
-            if not isinstance(init, FitResult):
-                raise FitInputError(f"init must be a FitResult, got {type(init).__name__}")
-            if len(init) != b:
-                raise FitInputError(f"init has {len(init)} fits, but {b} keypoint sets were given")
+        kp, conf, k_mat = check_fit_inputs(keypoints, confidence, intrinsics, init,
+                                           num_keypoints=self.num_keypoints, fmt=self.fmt,
+                                           dtype=self.dtype, device=self.device)
         if steps is None:
             steps = self.default_warm_steps if init is not None else self.default_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise FitInputError(f"steps must be a non-negative int, got {steps!r}")
+        check_steps(steps)
         return kp, conf, k_mat, steps
 
     def _warm_state(self, init: FitResult, obs: KeypointObservation) -> BodyState:
