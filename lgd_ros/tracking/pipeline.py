@@ -174,20 +174,14 @@ class BodyFittingPipeline:
                 retry = [i for i in range(len(members)) if not bool(result.success[i])]
                 cold = fitter.fit(keypoints[retry], confidence[retry], intrinsics, fmt=fmt,
                                   steps=self.config.steps)
-                rows = list(range(len(members)))
-                parts = []
-                for row in rows:
-                    if row in retry:
-                        j = retry.index(row)
-                        better = bool(cold.success[j]) or float(cold.mean_error_px[j]) < float(
-                            result.mean_error_px[row])
-                        steps_used[row] += cold.steps_used  # both attempts cost time
-                        if better:
-                            parts.append(cold.select(j))
-                            warm_flags[row] = False
-                            continue
-                    parts.append(result.select(row))
-                result = FitResult.concatenate(parts)
+                chosen = [result.select(row) for row in range(len(members))]
+                for j, row in enumerate(retry):
+                    steps_used[row] += cold.steps_used  # both attempts cost time
+                    if bool(cold.success[j]) or float(cold.mean_error_px[j]) < float(
+                            result.mean_error_px[row]):
+                        chosen[row] = cold.select(j)
+                        warm_flags[row] = False
+                result = FitResult.concatenate(chosen)
             cpu = result.to("cpu")
             for row, assignment in enumerate(members):
                 success = bool(cpu.success[row])
