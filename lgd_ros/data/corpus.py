@@ -433,12 +433,8 @@ def merge_corpora(*corpora: PoseCorpus, version: str | None = None) -> PoseCorpu
 # ----------------------------------------------------------------------------- file I/O
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-_REQUIRED_KEYS = (
-    "version",
-    "poses",
-    "clip_index",
-    "frame_index",
-    "clip_ids",
+# Per-clip arrays besides clip_ids, each [num_clips].
+_CLIP_KEYS = (
     "clip_sources",
     "clip_licences",
     "clip_splits",
@@ -446,6 +442,14 @@ _REQUIRED_KEYS = (
     "clip_num_frames",
     "clip_mirrored",
     "clip_origins",
+)
+_REQUIRED_KEYS = (
+    "version",
+    "poses",
+    "clip_index",
+    "frame_index",
+    "clip_ids",
+    *_CLIP_KEYS,
     "provenance_json",
 )
 
@@ -520,15 +524,7 @@ def load_pose_corpus(path: str | Path | None = None) -> PoseCorpus:
             f"{path}: poses must be float32 [N, {POSE_DIM}], got {poses.dtype} {poses.shape}"
         )
     num_clips = arrays["clip_ids"].shape[0]
-    for key in (
-        "clip_sources",
-        "clip_licences",
-        "clip_splits",
-        "clip_fps",
-        "clip_num_frames",
-        "clip_mirrored",
-        "clip_origins",
-    ):
+    for key in _CLIP_KEYS:
         if arrays[key].shape != (num_clips,):
             raise CorpusError(
                 f"{path}: {key} must have one entry per clip ({num_clips}), got {arrays[key].shape}"
