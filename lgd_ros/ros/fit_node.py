@@ -222,7 +222,8 @@ class FitNode(Node):
             return
         try:
             people = self._people(kind, msg)
-            validate_observations(people)
+            if self._pipeline is None:
+                validate_observations(people)  # else the pipeline validates, once
         except (InvalidObservationError, ValueError) as error:
             self._counters.rejected_invalid += 1
             self.get_logger().warning(f"dropping {kind} message: {error}")
