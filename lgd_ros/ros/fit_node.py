@@ -334,8 +334,7 @@ class FitNode(Node):
 
         assert self._pipeline is not None
         model = self._pipeline.body_model
-        if self._mesh_indices is None:
-            self._mesh_indices = self._decimated_mesh()
+        assert self._mesh_indices is not None  # decimated at start-up
         representatives, faces = self._mesh_indices
 
         def stack(name: str) -> torch.Tensor:
