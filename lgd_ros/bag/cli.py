@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from lgd_ros.bag.errors import BagError
+from lgd_ros.export.defaults import BACKENDS
 
 __all__ = ["add_bag_arguments", "add_demo_arguments", "main", "run_bag", "run_demo_cli"]
 
@@ -52,7 +53,7 @@ def add_bag_arguments(parser: argparse.ArgumentParser) -> None:
                          help="node name whose block of the parameters file applies "
                               "(default: lgd_fit_node)")
     fitting.add_argument("--weights", metavar="FILE", help="fitter weights (overrides the file)")
-    fitting.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt"),
+    fitting.add_argument("--backend", choices=BACKENDS,
                          help="fitting backend (overrides the file's backend, default torch)")
     fitting.add_argument("--device", metavar="DEVICE",
                          help="torch device: auto, cpu, cuda, ... (overrides the file)")
