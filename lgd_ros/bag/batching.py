@@ -4,10 +4,13 @@ Fitting one frame is dominated by per-call overhead (a warm fit of one person co
 about the same as of four), and frame ``t + 1`` of a track starts from frame ``t``'s fit,
 so frames of one stretch cannot be batched. Frames of *different* stretches can: the
 bag's frames are cut into ``L`` consecutive stretches, each run by its own
-:class:`~lgd_ros.tracking.pipeline.BodyFittingPipeline` (own tracker, own warm starts) in
-its own thread, and whenever every lane is waiting for a fit, the waiting fits run as one
-batch per (format, warm/cold, steps) group. Each lane makes exactly the calls a
-sequential pipeline would make for its frames; only the batch they run in changes.
+:class:`~lgd_ros.tracking.pipeline.BodyFittingPipeline` (own tracker, own warm starts,
+shared body model and fitters). Each lane steps through its frames with
+:meth:`~lgd_ros.tracking.pipeline.BodyFittingPipeline.process_steps`, which stops at every
+fit it needs; when every lane is stopped, the waiting fits run as one batch per (format,
+warm/cold, steps) group and each lane gets its rows back. Each lane makes exactly the calls
+a sequential pipeline would make for its frames; only the batch they run in changes. All of
+it runs in one thread: no locks, and the order of everything is fixed.
 
 Where the stretches meet, lane ``k + 1`` starts ``warmup`` frames early: its tracker and
 warm starts are then in the state a single pipeline would have at the seam (``warmup``
@@ -18,18 +21,19 @@ global by matching the people of the overlap frames, which both lanes fitted.
 
 from __future__ import annotations
 
-import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import torch
 
-from lgd_ros.tracking.pipeline import BodyFittingPipeline, FrameResult, PipelineConfig
+from lgd_ros.tracking.pipeline import BodyFittingPipeline, FitRequest, FrameResult, FrameSteps
 
-__all__ = ["FitCoordinator", "LanePlan", "plan_lanes", "run_lanes", "stitch_track_ids"]
+__all__ = ["BatchStats", "LanePlan", "plan_lanes", "run_fit_requests", "run_lanes", "stitch_track_ids"]
 
 
 @dataclass(frozen=True)
@@ -51,151 +55,60 @@ def plan_lanes(frames: int, lanes: int, warmup: int) -> list[LanePlan]:
 
 
 @dataclass
-class _Request:
-    fitter: Any
-    keypoints: Any
-    confidence: Any
-    intrinsics: torch.Tensor
-    init: Any
-    steps: int
-    result: Any = None
-    error: BaseException | None = None
-    done: bool = False
+class BatchStats:
+    """How the fits ran: rounds (all lanes waiting) and fit batch sizes (rows -> batches)."""
 
-    @property
-    def key(self) -> tuple[int, bool, int]:
-        return id(self.fitter), self.init is not None, self.steps
-
-    def __len__(self) -> int:
-        return len(self.keypoints)
+    rounds: int = 0
+    batch_sizes: Counter[int] = field(default_factory=Counter)
 
 
-class FitCoordinator:
-    """Collects the fits lane threads ask for and runs each round as batches.
+FitReply = Any  # FitResult, or the exception the fit raised
+"""What a lane is sent back for a :class:`FitRequest`."""
 
-    A round runs when every unfinished lane is waiting for a fit; the thread that
-    completes the round runs it (outside the lock) and wakes the others.
+
+def run_fit_requests(pipeline: BodyFittingPipeline, requests: Sequence[FitRequest],
+                     stats: BatchStats | None = None) -> tuple[list[FitReply], list[float]]:
+    """Run requests as one fitter call per (format, warm/cold, steps) group.
+
+    Returns, per request, its rows of the batch's result (or the exception its own fit
+    raised, found by re-running a failed batch request by request) and its share of the
+    fitting time (by rows).
     """
+    from lgd_ros.fitting import FitResult
 
-    def __init__(self, lanes: int) -> None:
-        self._condition = threading.Condition()
-        self._active = lanes
-        self._waiting: list[_Request] = []
-        self.rounds = 0
-        self.batch_sizes: Counter[int] = Counter()
-
-    def submit(self, fitter: Any, keypoints: Any, confidence: Any, intrinsics: Any, init: Any,
-               steps: int | None) -> Any:
-        """Called by a lane in place of ``fitter.fit``; blocks until the round ran."""
-        if steps is None:
-            steps = fitter.default_warm_steps if init is not None else fitter.default_steps
-        matrix = torch.as_tensor(intrinsics)
-        request = _Request(fitter, keypoints, confidence, matrix.expand(len(keypoints), 3, 3)
-                           if matrix.dim() == 2 else matrix, init, int(steps))
-        with self._condition:
-            self._waiting.append(request)
-            batch = self._take_round()
-        if batch is not None:
-            self._execute(batch)
-        with self._condition:
-            while not request.done:
-                self._condition.wait()
-        if request.error is not None:
-            raise request.error
-        return request.result
-
-    def lane_finished(self) -> None:
-        """A lane has no more frames: the others may no longer wait for it."""
-        with self._condition:
-            self._active -= 1
-            batch = self._take_round()
-        if batch is not None:
-            self._execute(batch)
-
-    def _take_round(self) -> list[_Request] | None:
-        if self._waiting and len(self._waiting) >= self._active:
-            batch, self._waiting = self._waiting, []
-            return batch
-        return None
-
-    def _execute(self, batch: list[_Request]) -> None:
-        try:
-            groups: dict[tuple[int, bool, int], list[_Request]] = {}
-            for request in batch:
-                groups.setdefault(request.key, []).append(request)
-            for members in groups.values():
-                self._run_group(members)
-                self.batch_sizes[sum(len(r) for r in members)] += 1
-            self.rounds += 1
-        except BaseException as error:
-            for request in batch:
-                if request.result is None and request.error is None:
-                    request.error = error
-        finally:
-            with self._condition:
-                for request in batch:
-                    request.done = True
-                self._condition.notify_all()
-
-    @staticmethod
-    def _run_group(members: list[_Request]) -> None:
-        from lgd_ros.fitting import FitResult
-
-        fitter = members[0].fitter
+    replies: list[FitReply] = [None] * len(requests)
+    seconds = [0.0] * len(requests)
+    groups: dict[tuple[str, bool, int | None], list[int]] = {}
+    for index, request in enumerate(requests):
+        groups.setdefault((request.fmt, request.init is not None, request.steps), []).append(index)
+    for (fmt, warm, steps), members in groups.items():
+        started = time.perf_counter()
+        fitter = pipeline.fitter(fmt)
+        batch = [requests[i] for i in members]
+        sizes = [len(r.keypoints) for r in batch]
         try:
             result = fitter.fit(
-                torch.cat([torch.as_tensor(r.keypoints) for r in members]),
-                torch.cat([torch.as_tensor(r.confidence) for r in members]),
-                torch.cat([r.intrinsics.to(torch.float64) for r in members]),
-                init=FitResult.concatenate([r.init for r in members]) if members[0].init is not None
-                else None,
-                steps=members[0].steps)
+                np.concatenate([r.keypoints for r in batch]), np.concatenate([r.confidence for r in batch]),
+                torch.cat([torch.as_tensor(r.intrinsics).expand(n, 3, 3) for r, n in zip(batch, sizes, strict=True)]),
+                fmt=fmt, init=FitResult.concatenate([r.init for r in batch]) if warm else None, steps=steps)
+            row = 0
+            for i, n in zip(members, sizes, strict=True):
+                replies[i] = result.select(slice(row, row + n))
+                row += n
         except Exception:
-            for request in members:
+            for i in members:
                 try:
-                    request.result = fitter.fit(request.keypoints, request.confidence, request.intrinsics,
-                                                init=request.init, steps=request.steps)
+                    replies[i] = requests[i].run(fitter)
                 except Exception as error:
-                    request.error = error
-            return
-        start = 0
-        for request in members:
-            request.result = result.select(slice(start, start + len(request)))
-            start += len(request)
-
-
-class _BatchedFitter:
-    """What a lane's pipeline sees as its fitter: ``fit`` goes through the coordinator."""
-
-    def __init__(self, fitter: Any, coordinator: FitCoordinator) -> None:
-        self._fitter = fitter
-        self._coordinator = coordinator
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fitter, name)
-
-    def fit(self, keypoints: Any, confidence: Any, intrinsics: Any, fmt: str | None = None,
-            init: Any = None, steps: int | None = None) -> Any:
-        if fmt is not None and fmt != self._fitter.fmt:
-            return self._fitter.fit(keypoints, confidence, intrinsics, fmt=fmt, init=init, steps=steps)
-        return self._coordinator.submit(self._fitter, keypoints, confidence, intrinsics, init, steps)
-
-
-class _LanePipeline(BodyFittingPipeline):
-    """The live pipeline, its fitters routed through a :class:`FitCoordinator`."""
-
-    def __init__(self, config: PipelineConfig, shared: BodyFittingPipeline,
-                 coordinator: FitCoordinator) -> None:
-        super().__init__(config)
-        self.body_model = shared.body_model  # one model in memory; fits use shared's fitters
-        self._shared = shared
-        self._coordinator = coordinator
-        self._wrapped: dict[str, _BatchedFitter] = {}
-
-    def fitter(self, fmt: str) -> Any:
-        if fmt not in self._wrapped:
-            self._wrapped[fmt] = _BatchedFitter(self._shared.fitter(fmt), self._coordinator)
-        return self._wrapped[fmt]
+                    replies[i] = error
+        elapsed = time.perf_counter() - started
+        for i, n in zip(members, sizes, strict=True):
+            seconds[i] = elapsed * n / max(1, sum(sizes))
+        if stats is not None:
+            stats.batch_sizes[sum(sizes)] += 1
+    if stats is not None:
+        stats.rounds += 1
+    return replies, seconds
 
 
 LaneOutcome = FrameResult | BaseException | None
@@ -203,51 +116,75 @@ LaneOutcome = FrameResult | BaseException | None
 order, fit error), or None (nothing to fit: the frame was not decodable)."""
 
 
+class _Lane:
+    """One stretch of frames stepped through its own pipeline, a fit at a time."""
+
+    def __init__(self, plan: LanePlan, pipeline: BodyFittingPipeline,
+                 frames: Sequence[tuple[float, Sequence[Any], Any] | None],
+                 expected: tuple[type[BaseException], ...], on_progress: Callable[[int], None] | None) -> None:
+        self.plan, self.pipeline, self.frames = plan, pipeline, frames
+        self.expected, self.on_progress = expected, on_progress
+        self.index = plan.warmup_start
+        self.outcomes: list[LaneOutcome] = []
+        self._steps: FrameSteps | None = None
+        self._fit_seconds = 0.0
+
+    def advance(self, reply: FitReply = None, fit_seconds: float = 0.0) -> FitRequest | None:
+        """Hand the current frame its fit (``reply``; None to start) and run on to the next
+        fit this lane needs; None when its frames are done."""
+        self._fit_seconds += fit_seconds
+        while True:
+            if self._steps is None:
+                if self.index >= self.plan.stop:
+                    return None
+                item = self.frames[self.index]
+                if item is None:
+                    self._finish(None)
+                    continue
+                self._steps, self._fit_seconds, reply = self.pipeline.process_steps(*item), 0.0, None
+            outcome: LaneOutcome
+            try:
+                if reply is None:
+                    return next(self._steps)
+                if isinstance(reply, BaseException):
+                    return self._steps.throw(reply)
+                return self._steps.send(reply)
+            except StopIteration as finished:
+                outcome = finished.value
+                outcome.fit_seconds = self._fit_seconds
+            except self.expected as error:
+                outcome = error
+            self._finish(outcome)
+            reply = None
+
+    def _finish(self, outcome: LaneOutcome) -> None:
+        self.outcomes.append(outcome)
+        if self.on_progress is not None and self.index >= self.plan.start:
+            self.on_progress(1)
+        self._steps = None
+        self.index += 1
+
+
 def run_lanes(frames: Sequence[tuple[float, Sequence[Any], Any] | None], plans: Sequence[LanePlan],
               shared: BodyFittingPipeline, expected: tuple[type[BaseException], ...],
-              on_progress: Callable[[int], None] | None = None) -> tuple[list[list[LaneOutcome]], FitCoordinator]:
+              on_progress: Callable[[int], None] | None = None) -> tuple[list[list[LaneOutcome]], BatchStats]:
     """Run every lane over its frames; returns each lane's outcomes for ``warmup_start..stop``.
 
     Args:
         frames: per frame ``(stamp, people, camera)``, or None for frames to skip.
-        shared: the pipeline whose fitters (weights) all lanes use.
+        shared: the pipeline whose body model and fitters (weights) all lanes use.
         expected: exceptions of ``pipeline.process`` that are per-frame outcomes; anything
             else stops every lane and is raised.
-        on_progress: called with 1 for every frame a lane finished (from lane threads).
+        on_progress: called with 1 for every frame a lane finished.
     """
-    coordinator = FitCoordinator(len(plans))
-    pipelines = [_LanePipeline(shared.config, shared, coordinator) for _ in plans]
-    outcomes: list[list[LaneOutcome]] = [[] for _ in plans]
-    failures: list[BaseException] = []
-
-    def lane(index: int) -> None:
-        plan, pipeline = plans[index], pipelines[index]
-        try:
-            for frame in range(plan.warmup_start, plan.stop):
-                item = frames[frame]
-                outcome: LaneOutcome = None
-                if item is not None and not failures:
-                    try:
-                        outcome = pipeline.process(*item)
-                    except expected as error:
-                        outcome = error
-                outcomes[index].append(outcome)
-                if on_progress is not None and frame >= plan.start:
-                    on_progress(1)
-        except BaseException as error:
-            failures.append(error)
-        finally:
-            coordinator.lane_finished()
-
-    threads = [threading.Thread(target=lane, args=(i,), name=f"lgd_bag_lane_{i}", daemon=True)
-               for i in range(len(plans))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return outcomes, coordinator
+    stats = BatchStats()
+    lanes = [_Lane(plan, shared.with_new_tracker(), frames, expected, on_progress) for plan in plans]
+    waiting = [(lane, request) for lane in lanes if (request := lane.advance()) is not None]
+    while waiting:
+        replies, seconds = run_fit_requests(shared, [request for _, request in waiting], stats)
+        waiting = [(lane, request) for (lane, _), reply, share in zip(waiting, replies, seconds, strict=True)
+                   if (request := lane.advance(reply, share)) is not None]
+    return [lane.outcomes for lane in lanes], stats
 
 
 def _ids_of(result: LaneOutcome) -> list[int]:

@@ -719,12 +719,12 @@ def _run_batched(bag: InputBag, frames: _FrameReader, writer: _FrameWriter, pipe
             keys.append((connection.id, timestamp))
     plans = plan_lanes(len(decoded), lanes, warmup)
     expected = _pipeline_errors()
-    outcomes, coordinator = run_lanes(
+    outcomes, stats = run_lanes(
         [(f.stamp, f.people, f.camera) if f is not None else None for f in decoded], plans, pipeline,
         expected, on_progress=progress.update)
     merged = stitch_track_ids(plans, outcomes)
-    sizes = coordinator.batch_sizes
-    report.notes_batching = (f"{len(plans)} lanes ({warmup} warm-up frames each), {coordinator.rounds} "
+    sizes = stats.batch_sizes
+    report.notes_batching = (f"{len(plans)} lanes ({warmup} warm-up frames each), {stats.rounds} "
                              f"rounds, mean fit batch {sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())):.1f}")
     pending: dict[tuple[int, int], deque[int]] = {}
     for index, key in enumerate(keys):

@@ -7,17 +7,22 @@ live and offline processing give the same bodies for the same input.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from lgd_ros.tracking.observations import CameraModel, PersonObservation, validate_observations
 from lgd_ros.tracking.tracker import Assignment, PersonTracker, TrackerConfig
+
+if TYPE_CHECKING:
+    from lgd_ros.fitting import Fitter, FitResult
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -86,6 +91,9 @@ class BodyEstimate:
 
 @dataclass
 class FrameResult:
+    """One frame's outcome; ``fit_seconds`` is the time spent in the fitter (for a frame
+    fitted in a batch with others, its share of the batch)."""
+
     stamp: float
     bodies: list[BodyEstimate]
     ended_track_ids: list[int]
@@ -93,6 +101,35 @@ class FrameResult:
     skipped_people: int = 0
     tracker_reset: bool = False
     fit_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """One fitter call a frame needs (see :meth:`BodyFittingPipeline.process_steps`).
+
+    Attributes:
+        fmt: keypoint format (selects the fitter).
+        keypoints: ``[B, J, 2]`` pixels (undistorted; missing keypoints as 0 with confidence 0).
+        confidence: ``[B, J]``.
+        intrinsics: ``[3, 3]`` camera matrix shared by the rows.
+        init: warm start per row, or None for a cold fit.
+        steps: update steps; None = the fitter's default.
+    """
+
+    fmt: str
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    intrinsics: torch.Tensor
+    init: FitResult | None
+    steps: int | None
+
+    def run(self, fitter: Fitter) -> FitResult:
+        return fitter.fit(self.keypoints, self.confidence, self.intrinsics, fmt=self.fmt, init=self.init,
+                          steps=self.steps)
+
+
+FrameSteps = Generator[FitRequest, "FitResult", FrameResult]
+"""A frame in progress: yields the fits it needs, is sent their results, returns the frame."""
 
 
 class BodyFittingPipeline:
@@ -108,6 +145,13 @@ class BodyFittingPipeline:
         self.body_model = BodyModel.load(self.config.body_model_path, device=self.device)
         self.tracker = PersonTracker(self.config.tracker)
         self._fitters: dict[str, object] = {}
+
+    def with_new_tracker(self) -> BodyFittingPipeline:
+        """A pipeline with its own (empty) tracker that shares this one's body model and
+        loaded fitters: the bag tool runs one per stretch of a recording."""
+        twin = copy.copy(self)
+        twin.tracker = PersonTracker(self.config.tracker)
+        return twin
 
     def fitter(self, fmt: str):  # -> Fitter | GraphFitter (imported lazily)
         """The fitter for a keypoint format on the configured backend, loaded on first use."""
@@ -134,6 +178,29 @@ class BodyFittingPipeline:
             OutOfOrderStampError: ``stamp`` is not after the previous frame's.
             lgd_ros.fitting.errors.FittingError: weights missing / mismatching.
         """
+        steps = self.process_steps(stamp, people, camera)
+        fit_seconds = 0.0
+        try:
+            request = next(steps)
+            while True:
+                started = time.perf_counter()
+                fitted = request.run(self.fitter(request.fmt))
+                fit_seconds += time.perf_counter() - started
+                request = steps.send(fitted)
+        except StopIteration as finished:
+            result: FrameResult = finished.value
+        result.fit_seconds = fit_seconds
+        return result
+
+    def process_steps(self, stamp: float, people: Sequence[PersonObservation],
+                      camera: CameraModel) -> FrameSteps:
+        """:meth:`process` with the fits left to the caller: yields each
+        :class:`FitRequest` and expects its :class:`~lgd_ros.fitting.FitResult` sent back.
+
+        The bag tool drives many of these at once (one per stretch of a recording) and
+        runs their requests as one batch; :meth:`process` runs them one by one. Raises
+        what :meth:`process` raises (validation before the first request).
+        """
         validate_observations(people)
         skipped = max(0, len(people) - self.config.max_people)
         if skipped:
@@ -142,15 +209,13 @@ class BodyFittingPipeline:
         people = [PersonObservation(camera.undistort(p.keypoints_px), p.confidence,
                                     p.keypoint_format, p.source_id, p.score) for p in people]
         association = self.tracker.update(stamp, people)
-        started = time.perf_counter()
-        bodies = self._fit(stamp, people, association.assignments, camera)
+        bodies = yield from self._fit(stamp, people, association.assignments, camera)
         return FrameResult(stamp=stamp, bodies=bodies, ended_track_ids=association.ended_track_ids,
                            tracked_ids=self.tracker.track_ids, skipped_people=skipped,
-                           tracker_reset=association.reset,
-                           fit_seconds=time.perf_counter() - started)
+                           tracker_reset=association.reset)
 
-    def _fit(self, stamp: float, people: Sequence[PersonObservation],
-             assignments: Sequence[Assignment], camera: CameraModel) -> list[BodyEstimate]:
+    def _fit(self, stamp: float, people: Sequence[PersonObservation], assignments: Sequence[Assignment],
+             camera: CameraModel) -> Generator[FitRequest, FitResult, list[BodyEstimate]]:
         from lgd_ros.fitting import FitResult
 
         groups: dict[tuple[str, bool], list[Assignment]] = defaultdict(list)
@@ -160,20 +225,19 @@ class BodyFittingPipeline:
         intrinsics = torch.as_tensor(camera.matrix, dtype=torch.float32)
         estimates: dict[int, BodyEstimate] = {}
         for (fmt, warm), members in groups.items():
-            fitter = self.fitter(fmt)
             keypoints = np.stack([np.nan_to_num(people[a.person_index].keypoints_px) for a in members])
             confidence = np.stack([people[a.person_index].confidence for a in members])
             init = FitResult.concatenate([a.warm_start for a in members]) if warm else None
             steps = self.config.warm_steps if warm else self.config.steps
-            result = fitter.fit(keypoints, confidence, intrinsics, fmt=fmt, init=init, steps=steps)
+            result = yield FitRequest(fmt, keypoints, confidence, intrinsics, init, steps)
             warm_flags = [warm] * len(members)
             steps_used = [result.steps_used] * len(members)
             if warm and not bool(result.success.all()):
                 # A warm start that went wrong (fast motion, a mis-association) gets a
                 # second chance from scratch; keep whichever fit reprojects better.
                 retry = [i for i in range(len(members)) if not bool(result.success[i])]
-                cold = fitter.fit(keypoints[retry], confidence[retry], intrinsics, fmt=fmt,
-                                  steps=self.config.steps)
+                cold = yield FitRequest(fmt, keypoints[retry], confidence[retry], intrinsics, None,
+                                        self.config.steps)
                 chosen = [result.select(row) for row in range(len(members))]
                 for j, row in enumerate(retry):
                     steps_used[row] += cold.steps_used  # both attempts cost time

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lgd_ros.bag.batching import FitCoordinator, LanePlan, plan_lanes, stitch_track_ids
+from lgd_ros.bag.batching import BatchStats, LanePlan, plan_lanes, run_fit_requests, stitch_track_ids
 from lgd_ros.bag.params import FitParameters, LoadedParameters
 from lgd_ros.bag.process import BagOptions, process_bag
 from lgd_ros.tracking.pipeline import BodyEstimate, FrameResult
@@ -44,37 +44,34 @@ def test_stitching_maps_ids_through_the_overlap() -> None:
     assert merged[6].tracked_ids == [0, 2]
 
 
-def test_coordinator_batches_equal_single_fits(any_weights: Path) -> None:
-    """Requests of three 'lanes' run as one batch give each lane its own fit."""
-    import threading
-
+def test_batched_requests_equal_single_fits(any_weights: Path) -> None:
+    """Requests of three 'lanes' run as one batch give each lane its own fit; a request
+    the fitter refuses gets its own error without failing the others."""
     import torch
 
-    from lgd_ros.fitting import Fitter
+    from lgd_ros.fitting.errors import FittingError
+    from lgd_ros.tracking.pipeline import BodyFittingPipeline, FitRequest, PipelineConfig
     from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene
 
-    fitter = Fitter.load(any_weights, fmt="coco17")
+    pipeline = BodyFittingPipeline(PipelineConfig(weights=str(any_weights), device="cpu"))
+    fitter = pipeline.fitter("coco17")
     scene = walking_scene([WalkingPerson(-0.5, 3.0, 0.2), WalkingPerson(0.6, 3.5, -0.2, 4, 1)], 3)
-    k = torch.as_tensor(default_intrinsics())
-    requests = [(np.stack([p.keypoints_px for p in f.people]), np.stack([p.confidence for p in f.people]))
-                for f in scene]
-    coordinator = FitCoordinator(len(requests))
-    results: dict[int, object] = {}
+    k = torch.as_tensor(default_intrinsics(), dtype=torch.float32)
+    requests = [FitRequest("coco17", np.stack([p.keypoints_px for p in f.people]),
+                           np.stack([p.confidence for p in f.people]), k, None, None) for f in scene]
+    stats = BatchStats()
+    replies, seconds = run_fit_requests(pipeline, requests, stats)
+    assert stats.rounds == 1 and stats.batch_sizes == {6: 1}
+    assert all(s > 0 for s in seconds)
+    for request, reply in zip(requests, replies, strict=True):
+        alone = request.run(fitter)
+        assert torch.allclose(reply.pose, alone.pose, atol=1e-4)
+        assert torch.allclose(reply.transl, alone.transl, atol=1e-4)
 
-    def lane(i: int) -> None:
-        results[i] = coordinator.submit(fitter, *requests[i], k, None, None)
-        coordinator.lane_finished()
-
-    threads = [threading.Thread(target=lane, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert coordinator.rounds == 1 and coordinator.batch_sizes == {6: 1}
-    for i, (keypoints, confidence) in enumerate(requests):
-        alone = fitter.fit(keypoints, confidence, k)
-        assert torch.allclose(results[i].pose, alone.pose, atol=1e-4)
-        assert torch.allclose(results[i].transl, alone.transl, atol=1e-4)
+    bad = FitRequest("coco17", np.zeros((1, 5, 2)), np.ones((1, 5)), k, None, None)  # 5 keypoints, not 17
+    replies, _ = run_fit_requests(pipeline, [requests[0], bad])
+    assert torch.allclose(replies[0].pose, requests[0].run(fitter).pose, atol=1e-4)
+    assert isinstance(replies[1], FittingError)
 
 
 def test_batched_lanes_match_frame_by_frame(make_bag, any_weights: Path, tmp_path: Path) -> None:
