@@ -8,8 +8,9 @@ marker is a small record with its points as one ``[N, 3]`` array, and
 directly (the points as one block). The bytes are identical to rosbags'
 ``serialize_cdr`` of the same message (the tests compare them), so every reader decodes
 them as usual; :func:`marker_message` gives the rosbags object when one is wanted.
-:func:`encode_tf_message` does the same for ``tf2_msgs/TFMessage`` (25 transforms per body
-per frame).
+:func:`encode_tf_message` and :class:`TfMessageEncoder` do the same for
+``tf2_msgs/TFMessage`` (25 transforms per body per frame), from a byte template per set of
+frame names.
 
 Layout: ROS 2 ``visualization_msgs/msg/Marker`` as defined in Kilted (the distribution
 whose definitions the output bags carry, see :mod:`lgd_ros.bag.typestore`), little-endian
@@ -19,7 +20,7 @@ CDR (XCDR1, encapsulation ``00 01 00 00``; alignment counted from after those 4 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "LINE_LIST",
     "TRIANGLE_LIST",
     "MarkerData",
+    "TfMessageEncoder",
     "encode_marker_array",
     "encode_tf_message",
     "marker_message",
@@ -178,6 +180,74 @@ def marker_message(typestore: Any, marker: MarkerData) -> Any:
         mesh_use_embedded_materials=False)
 
 
+@dataclass(frozen=True)
+class _TfLayout:
+    """Bytes of a ``TFMessage`` with zero stamps and numbers, and where those go."""
+
+    template: bytes
+    stamp_index: np.ndarray  # byte positions of each transform's (sec, nanosec)
+    value_index: np.ndarray  # byte positions of each transform's 7 float64 (translation, rotation)
+
+
+def _tf_layout(names: Sequence[tuple[str, str]]) -> _TfLayout:
+    writer = _CdrWriter()
+    writer.pack("I", 4, len(names))
+    stamps, values = [], []
+    for parent, child in names:
+        writer._align(4)
+        stamps.append(writer._position)
+        writer.time(0, 0)
+        writer.string(parent)
+        writer.string(child)
+        writer._align(8)
+        values.append(writer._position)
+        writer.pack("7d", 8, *([0.0] * 7))
+    head = len(_CDR_LITTLE_ENDIAN)
+    return _TfLayout(writer.getvalue(),
+                     (head + np.asarray(stamps, dtype=np.int64)[:, None] + np.arange(8)).reshape(-1),
+                     (head + np.asarray(values, dtype=np.int64)[:, None] + np.arange(56)).reshape(-1))
+
+
+class TfMessageEncoder:
+    """CDR bytes of ``tf2_msgs/msg/TFMessage`` s whose frame names repeat (rosbags-identical).
+
+    A body's 25 frame names are the same in every frame of a track, so the byte layout
+    of each name set is built once; a message is then that template with its stamp and
+    numbers written in (two array assignments instead of ~100 small packs).
+    """
+
+    MAX_LAYOUTS = 1024  # a long recording with many people: forget old id sets
+
+    def __init__(self) -> None:
+        self._layouts: dict[Any, _TfLayout] = {}
+
+    def encode(self, stamp: tuple[int, int], key: Any, names: Callable[[], Sequence[tuple[str, str]]],
+               translations: np.ndarray, rotations: np.ndarray) -> bytes:
+        """Args:
+            stamp: ``(sec, nanosec)`` of every transform.
+            key: hashable, equal for equal ``names()`` (e.g. camera frame and track ids).
+            names: ``(parent, child)`` per transform; called only for a new ``key``.
+            translations: ``[T, 3]`` metres; rotations: ``[T, 4]`` x, y, z, w.
+        """
+        layout = self._layouts.get(key)
+        if layout is None:
+            if len(self._layouts) >= self.MAX_LAYOUTS:
+                self._layouts.clear()
+            layout = self._layouts[key] = _tf_layout(names())
+        values = np.concatenate([np.asarray(translations, dtype="<f8").reshape(-1, 3),
+                                 np.asarray(rotations, dtype="<f8").reshape(-1, 4)], axis=1)
+        if len(values) * 56 != len(layout.value_index):
+            raise ValueError(f"{len(values)} transforms for a layout of {len(layout.value_index) // 56} names")
+        data = np.frombuffer(bytearray(layout.template), dtype=np.uint8)
+        data[layout.value_index] = values.view(np.uint8).reshape(-1)
+        stamp_bytes = np.frombuffer(struct.pack("<iI", *stamp), dtype=np.uint8)
+        data[layout.stamp_index] = np.tile(stamp_bytes, len(values))
+        return data.tobytes()
+
+
+_SHARED_TF_ENCODER = TfMessageEncoder()
+
+
 def encode_tf_message(stamp: tuple[int, int], transforms: Sequence[Any]) -> bytes:
     """CDR bytes of a ``tf2_msgs/msg/TFMessage`` (rosbags-identical).
 
@@ -186,12 +256,8 @@ def encode_tf_message(stamp: tuple[int, int], transforms: Sequence[Any]) -> byte
         transforms: :class:`lgd_ros.tracking.body_frames.FrameTransform` s (parent, child,
             translation ``[3]``, rotation ``[4]`` x, y, z, w).
     """
-    writer = _CdrWriter()
-    writer.pack("I", 4, len(transforms))
-    for transform in transforms:
-        writer.time(*stamp)
-        writer.string(transform.parent)
-        writer.string(transform.child)
-        writer.pack("7d", 8, *np.asarray(transform.translation, dtype=np.float64).tolist(),
-                    *np.asarray(transform.rotation_xyzw, dtype=np.float64).tolist())
-    return writer.getvalue()
+    names = [(t.parent, t.child) for t in transforms]
+    return _SHARED_TF_ENCODER.encode(
+        stamp, tuple(names), lambda: names, np.asarray([t.translation for t in transforms]).reshape(-1, 3),
+        np.asarray([t.rotation_xyzw for t in transforms]).reshape(-1, 4))
+

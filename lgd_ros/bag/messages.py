@@ -23,8 +23,8 @@ from lgd_ros.bag.markers import (
     LINE_LIST,
     TRIANGLE_LIST,
     MarkerData,
+    TfMessageEncoder,
     encode_marker_array,
-    encode_tf_message,
     marker_message,
 )
 from lgd_ros.bag.typestore import (
@@ -35,6 +35,8 @@ from lgd_ros.bag.typestore import (
     PERSON_KEYPOINTS_ARRAY,
 )
 from lgd_ros.tracking.body_frames import (
+    body_frame_arrays,
+    body_frame_names,
     body_frame_transforms,
     skeleton_segments,
     track_colour,
@@ -76,6 +78,7 @@ class BodyMessageFactory:
         self._fitted_body = types[FITTED_BODY]
         self._fitted_body_array = types[FITTED_BODY_ARRAY]
         self._ids_list = types[HRI_IDS_LIST]
+        self._tf_encoder = TfMessageEncoder()
 
     # ------------------------------------------------------------------ headers
     def header(self, sec: int, nanosec: int, frame_id: str) -> Any:
@@ -131,12 +134,22 @@ class BodyMessageFactory:
     def tf_message(self, transforms: list[Any]) -> Any:
         return self._tf_message(transforms=transforms)
 
-    def encode_tf(self, estimates: Sequence[BodyEstimate], header: Any) -> bytes:
+    def encode_tf(self, estimates: Sequence[BodyEstimate], header: Any,
+                  arrays: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
         """CDR bytes of the ``TFMessage`` of :meth:`body_transforms` of every estimate
-        (encoded directly: no per-transform message objects)."""
-        frames = [frame for estimate in estimates for frame in body_frame_transforms(
-            estimate.track_id, estimate.pose, estimate.joints, header.frame_id)]
-        return encode_tf_message(self._stamp(header), frames)
+        (encoded directly: no per-transform message objects).
+
+        Args:
+            arrays: :func:`~lgd_ros.tracking.body_frames.body_frame_arrays` of ``estimates``
+                when already computed (the bag tool does a whole recording in one call).
+        """
+        if arrays is None:
+            arrays = body_frame_arrays(np.stack([e.pose for e in estimates]), np.stack([e.joints for e in estimates]))
+        camera_frame, ids = header.frame_id, [int(e.track_id) for e in estimates]
+        return self._tf_encoder.encode(
+            self._stamp(header), (camera_frame, *ids),
+            lambda: [names for i in ids for names in body_frame_names(i, camera_frame)],
+            arrays[0].reshape(-1, 3), arrays[1].reshape(-1, 4))
 
     # ------------------------------------------------------------------- markers
     # Markers are MarkerData records (points as one array) encoded by lgd_ros.bag.markers:

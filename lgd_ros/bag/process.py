@@ -57,12 +57,14 @@ from lgd_ros.bag.reader import (
     select_topics,
 )
 from lgd_ros.bag.typestore import FITTED_BODY_ARRAY, HRI_IDS_LIST, output_typestore
+from lgd_ros.tracking.body_frames import MarkerMesh, body_frame_arrays
 from lgd_ros.tracking.errors import (
     CameraModelError,
     InvalidObservationError,
     TrackingError,
 )
 from lgd_ros.tracking.observations import CameraModel, PersonObservation
+from lgd_ros.tracking.pipeline import FrameResult
 
 __all__ = ["BagOptions", "BagReport", "FrameOutput", "process_bag"]
 
@@ -317,36 +319,6 @@ class _OutputBag:
             shutil.rmtree(self.bag_dir)
 
 
-class _Mesher:
-    """Full-mesh forward + decimation for the mesh markers (as the node does)."""
-
-    def __init__(self, body_model: Any, cell_size_m: float) -> None:
-        import torch
-
-        from lgd_ros.tracking.body_frames import decimate_mesh
-
-        self.model = body_model
-        zeros = {name: torch.zeros(1, size, dtype=body_model.dtype, device=body_model.device)
-                 for name, size in (("pose", 72), ("betas", body_model.shapedirs_flat.shape[0]),
-                                    ("transl", 3))}
-        with torch.no_grad():
-            rest = body_model(zeros["pose"], zeros["betas"], zeros["transl"]).vertices[0]
-        self.representatives, self.faces = decimate_mesh(
-            rest.cpu().numpy(), body_model.faces.cpu().numpy(), cell_size_m)
-
-    def vertices(self, bodies: list[Any]) -> np.ndarray:
-        """``[B, V', 3]`` decimated vertices of the bodies, camera frame."""
-        import torch
-
-        def stack(name: str) -> torch.Tensor:
-            return torch.as_tensor(np.stack([getattr(b, name) for b in bodies]),
-                                   dtype=self.model.dtype, device=self.model.device)
-
-        with torch.no_grad():
-            vertices = self.model(stack("pose"), stack("betas"), stack("transl")).vertices
-        return vertices.cpu().numpy()[:, self.representatives]
-
-
 def _camera_model(msg: Any) -> CameraModel:
     """``sensor_msgs/CameraInfo`` -> camera model with its own (writable) arrays: rosbags'
     arrays are read-only views of the message bytes."""
@@ -531,7 +503,7 @@ class _FrameWriter:
                         if fit.publish_markers else None)
         self.tracked = (output.add(_absolute(fit.tracked_topic), HRI_IDS_LIST, typestore=typestore)
                         if fit.tracked_topic else None)
-        self.mesher = _Mesher(self.model, fit.mesh_decimation_m) if (
+        self.mesher = MarkerMesh(self.model, fit.mesh_decimation_m) if (
             fit.publish_markers and fit.mesh_rate_hz > 0) else None
         self._last_mesh_stamp = -math.inf
 
@@ -540,8 +512,14 @@ class _FrameWriter:
             self.output.write(self.copies[connection.id], timestamp, raw)
             self.report.input_messages_copied += 1
 
-    def write_frame(self, timestamp: int, header: Any, result: Any) -> None:
-        """Outputs of one fitted frame, all with the input's header and log time."""
+    def write_frame(self, timestamp: int, header: Any, result: Any,
+                    tf_arrays: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Outputs of one fitted frame, all with the input's header and log time.
+
+        Args:
+            tf_arrays: :func:`~lgd_ros.tracking.body_frames.body_frame_arrays` of the
+                frame's successful bodies, when computed ahead for many frames at once.
+        """
         fit, factory, report = self.fit, self.factory, self.report
         report.frames_fitted += 1
         report.fit_seconds += result.fit_seconds
@@ -555,7 +533,7 @@ class _FrameWriter:
         report.most_people_in_a_frame = max(report.most_people_in_a_frame, len(good))
         report.reprojection_errors_px += [b.mean_error_px for b in good]
         if self.tf is not None and good:
-            self.output.write(self.tf, timestamp, factory.encode_tf(good, header))
+            self.output.write(self.tf, timestamp, factory.encode_tf(good, header, tf_arrays))
         if self.markers is not None:
             stamp = _stamp_seconds(header)
             markers = factory.delete_markers(result.ended_track_ids, header)
@@ -726,6 +704,7 @@ def _run_batched(bag: InputBag, frames: _FrameReader, writer: _FrameWriter, pipe
     sizes = stats.batch_sizes
     report.notes_batching = (f"{len(plans)} lanes ({warmup} warm-up frames each), {stats.rounds} "
                              f"rounds, mean fit batch {sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())):.1f}")
+    tf_arrays = _tf_arrays(merged) if writer.tf is not None else {}
     pending: dict[tuple[int, int], deque[int]] = {}
     for index, key in enumerate(keys):
         pending.setdefault(key, deque()).append(index)
@@ -740,9 +719,23 @@ def _run_batched(bag: InputBag, frames: _FrameReader, writer: _FrameWriter, pipe
         frame, outcome = decoded[position], merged[position]
         assert frame is not None
         if _account(outcome, frames):
-            writer.write_frame(timestamp, frame.header, outcome)
+            writer.write_frame(timestamp, frame.header, outcome, tf_arrays.get(position))
             if on_frame is not None:
                 on_frame(FrameOutput(timestamp, frame.stamp, outcome, frame.camera))
+
+
+def _tf_arrays(outcomes: list[Any]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per frame index, the TF numbers of its successful bodies, computed in one call."""
+    rows = [(index, body) for index, outcome in enumerate(outcomes) if isinstance(outcome, FrameResult)
+            for body in outcome.bodies if body.success]
+    if not rows:
+        return {}
+    translations, rotations = body_frame_arrays(np.stack([b.pose for _, b in rows]),
+                                                np.stack([b.joints for _, b in rows]))
+    spans: dict[int, list[int]] = {}
+    for row, (index, _) in enumerate(rows):
+        spans.setdefault(index, []).append(row)
+    return {index: (translations[r[0]:r[-1] + 1], rotations[r[0]:r[-1] + 1]) for index, r in spans.items()}
 
 
 def _run(bag: InputBag, decoder: MessageDecoder, topics: InputTopics, pipeline: Any, detector: Any,

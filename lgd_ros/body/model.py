@@ -41,7 +41,7 @@ from lgd_ros.body.parameters import check_body_parameters
 from lgd_ros.body.rotations import axis_angle_to_matrix
 from lgd_ros.body.skeleton import NUM_JOINTS, SMPL_PARENTS
 
-__all__ = ["DEFAULT_MODEL_FILENAME", "BodyModel", "BodyOutput", "default_model_path"]
+__all__ = ["DEFAULT_MODEL_FILENAME", "BodyModel", "BodyOutput", "VertexSubset", "default_model_path"]
 
 DEFAULT_MODEL_FILENAME = "default_body.npz"
 
@@ -56,6 +56,18 @@ class BodyOutput(NamedTuple):
 
     vertices: torch.Tensor  # [B, V, 3] metres
     joints: torch.Tensor  # [B, 24, 3] metres
+
+
+class VertexSubset(NamedTuple):
+    """The template, blend-shape and skinning rows of some vertices, gathered once
+    (:meth:`BodyModel.vertex_subset`): posing only a decimated mesh for markers then costs
+    what its vertices cost, without re-gathering ~40k blend-shape columns per call."""
+
+    ids: torch.Tensor  # [S]
+    template: torch.Tensor  # [S, 3]
+    shapedirs_flat: torch.Tensor  # [10, 3S]
+    posedirs_flat: torch.Tensor | None  # [207, 3S]
+    weights: torch.Tensor  # [S, 24]
 
 
 class BodyModel(torch.nn.Module):
@@ -275,30 +287,47 @@ class BodyModel(torch.nn.Module):
         """``[B, 24, 3]`` T-pose joints for ``betas [B, 10]`` (no global transform)."""
         return self.joint_template + (betas @ self.joint_shapedirs).view(betas.shape[0], -1, 3)
 
-    def forward(self, pose: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor) -> BodyOutput:
-        """Full mesh and joints.
+    def vertex_subset(self, ids: Any) -> VertexSubset:
+        """The rows of vertices ``ids`` for :meth:`forward` ``(..., vertex_subset=)``."""
+        ids = torch.as_tensor(np.asarray(ids), dtype=torch.long, device=self.device).view(-1)
+        # Columns 3v..3v+2 of the flattened blend shapes belong to vertex v.
+        columns = (3 * ids.view(-1, 1) + torch.arange(3, device=self.device)).view(-1)
+        return VertexSubset(ids, self.v_template[ids], self.shapedirs_flat[:, columns].contiguous(),
+                            None if self.posedirs_flat is None else self.posedirs_flat[:, columns].contiguous(),
+                            self.lbs_weights[ids])
+
+    def forward(self, pose: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor,
+                vertex_subset: VertexSubset | None = None) -> BodyOutput:
+        """Mesh and joints.
 
         Args:
             pose: ``[B, 72]`` axis-angle, root (global orientation) first.
             betas: ``[B, 10]``.
             transl: ``[B, 3]`` metres.
+            vertex_subset: pose only these vertices (:meth:`vertex_subset`, e.g. a
+                decimated mesh's for markers); None = all. The joints never depend on it.
 
         Returns:
-            :class:`BodyOutput` with ``vertices [B, V, 3]`` and ``joints [B, 24, 3]``.
+            :class:`BodyOutput` with ``vertices [B, V, 3]`` (``[B, S, 3]``) and ``joints [B, 24, 3]``.
         """
         batch = check_body_parameters(pose, betas, transl, dtype=self.dtype, device=self.device)
         local = axis_angle_to_matrix(pose.view(batch, NUM_JOINTS, 3))  # [B, 24, 3, 3]
-        v_shaped = self.v_template + (betas @ self.shapedirs_flat).view(batch, -1, 3)
+        if vertex_subset is None:
+            template, shapedirs, posedirs, weights = (self.v_template, self.shapedirs_flat, self.posedirs_flat,
+                                                      self.lbs_weights)
+        else:
+            _, template, shapedirs, posedirs, weights = vertex_subset
+        v_shaped = template + (betas @ shapedirs).view(batch, -1, 3)
         # J = J_regressor v_shaped, written as J_T + (J_regressor S) b (same value, cheaper).
         rest_joints = self.rest_joints(betas)
-        if self.posedirs_flat is not None:
+        if posedirs is not None:
             pose_feature = (local[:, 1:] - self.identity).flatten(1)  # [B, 207]
-            v_shaped = v_shaped + (pose_feature @ self.posedirs_flat).view(batch, -1, 3)
+            v_shaped = v_shaped + (pose_feature @ posedirs).view(batch, -1, 3)
         rotations = global_rotations(local, self.doubling_steps, self.identity)
         joints = posed_joints(rotations, rest_joints, self.child_joints, self.parent_of_child,
                               self.ancestor_matrix)
         translations = skinning_translations(rotations, joints, rest_joints)
-        vertices = blend_vertices(v_shaped, self.lbs_weights, rotations, translations)
+        vertices = blend_vertices(v_shaped, weights, rotations, translations)
         offset = transl.unsqueeze(1)
         return BodyOutput(vertices=vertices + offset, joints=joints + offset)
 

@@ -51,7 +51,7 @@ from lgd_ros.ros.conversions import (
     observations_from_detections,
     observations_from_msg,
 )
-from lgd_ros.tracking.body_frames import decimate_mesh
+from lgd_ros.tracking.body_frames import MarkerMesh
 from lgd_ros.tracking.errors import (
     CameraModelError,
     InvalidObservationError,
@@ -100,10 +100,11 @@ class FitNode(Node):
         self._last_mesh_time: dict[int, float] = {}
         self._gc_frozen = False
         self._detector: Any = None
-        self._mesh_indices: tuple[np.ndarray, np.ndarray] | None = None
+        self._mesh: MarkerMesh | None = None
         self._pipeline, self.pipeline_error = self._make_pipeline()
         if self._pipeline is not None and self.parameters.publish_markers and self.parameters.mesh_rate_hz > 0:
-            self._mesh_indices = self._decimated_mesh()  # once, not in the first frame's time
+            # Decimated once, not in the first frame's time.
+            self._mesh = MarkerMesh(self._pipeline.body_model, self.parameters.mesh_decimation_m)
 
         out_qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE)
         self._bodies_pub = self.create_publisher(FittedBodyArray, p.bodies_topic, out_qos)
@@ -330,34 +331,9 @@ class FitNode(Node):
             self._markers_pub.publish(markers)
 
     def _mesh_markers(self, header: Header, bodies: list[Any]) -> list[Any]:
-        import torch
-
-        assert self._pipeline is not None
-        model = self._pipeline.body_model
-        assert self._mesh_indices is not None  # decimated at start-up
-        representatives, faces = self._mesh_indices
-
-        def stack(name: str) -> torch.Tensor:
-            return torch.as_tensor(np.stack([getattr(b, name) for b in bodies]),
-                                   dtype=model.dtype, device=model.device)
-
-        with torch.no_grad():
-            vertices = model(stack("pose"), stack("betas"), stack("transl")).vertices.cpu().numpy()
-        return [body_outputs.mesh_marker(b.track_id, v[representatives], faces, header,
-                                         self.parameters.marker_lifetime_s)
-                for b, v in zip(bodies, vertices)]
-
-    def _decimated_mesh(self) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
-        assert self._pipeline is not None
-        model = self._pipeline.body_model
-        zeros = {"dtype": model.dtype, "device": model.device}
-        with torch.no_grad():
-            rest = model(torch.zeros(1, 72, **zeros), torch.zeros(1, model.shapedirs_flat.shape[0], **zeros),
-                         torch.zeros(1, 3, **zeros)).vertices[0]
-        return decimate_mesh(rest.cpu().numpy(), model.faces.cpu().numpy(),
-                             self.parameters.mesh_decimation_m)
+        assert self._mesh is not None  # decimated at start-up
+        return [body_outputs.mesh_marker(b.track_id, v, self._mesh.faces, header, self.parameters.marker_lifetime_s)
+                for b, v in zip(bodies, self._mesh.vertices(bodies), strict=True)]
 
     def _publish_diagnostics(self) -> None:
         c = self._counters

@@ -22,7 +22,7 @@ from lgd_ros.tracking.observations import CameraModel, PersonObservation, valida
 from lgd_ros.tracking.tracker import Assignment, PersonTracker, TrackerConfig
 
 if TYPE_CHECKING:
-    from lgd_ros.fitting import Fitter, FitResult
+    from lgd_ros.fitting import FitResult, Fitter
 
 
 def resolve_device(name: str | None) -> torch.device:

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from lgd_ros.bag.markers import TfMessageEncoder
 from lgd_ros.bag.messages import MESH_NAMESPACE, SKELETON_NAMESPACE, BodyMessageFactory
 from lgd_ros.bag.typestore import FITTED_BODY_ARRAY, HRI_IDS_LIST, output_typestore
 from lgd_ros.body import BodyModel
+from lgd_ros.tracking.body_frames import body_frame_arrays
 from lgd_ros.tracking.pipeline import BodyEstimate
 
 MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
@@ -56,6 +58,16 @@ def test_encoded_tf_equals_rosbags_serialisation(store: Any, estimate: BodyEstim
         header = factory.header(12, 345, frame_id)
         objects = factory.tf_message([t for e in (estimate, other) for t in factory.body_transforms(e, header)])
         assert factory.encode_tf([estimate, other], header) == bytes(store.serialize_cdr(objects, TF_MESSAGE))
+    # The byte template of a name set is reused: other stamps and numbers, same ids.
+    moved = dataclasses.replace(estimate, pose=estimate.pose * 0.5, joints=estimate.joints + 0.25)
+    header = factory.header(99, 7, "camera_optical_frame")
+    objects = factory.tf_message([t for e in (moved, other) for t in factory.body_transforms(e, header)])
+    assert factory.encode_tf([moved, other], header) == bytes(store.serialize_cdr(objects, TF_MESSAGE))
+    arrays = body_frame_arrays(np.stack([moved.pose, other.pose]), np.stack([moved.joints, other.joints]))
+    assert factory.encode_tf([moved, other], header, arrays) == bytes(store.serialize_cdr(objects, TF_MESSAGE))
+    with pytest.raises(ValueError, match="1 transforms for a layout of 25"):
+        TfMessageEncoder().encode((0, 0), "k", lambda: [("camera", f"frame_{i}") for i in range(25)], np.zeros((1, 3)), np.zeros((1, 4)))
+
 
 
 def test_marker_fields(store: Any, estimate: BodyEstimate) -> None:
