@@ -82,7 +82,8 @@ class FitResult:
         return int(self.pose.shape[0])
 
     def _map(self, fn: Any) -> FitResult:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        # Called per person per frame by the pipelines: no dataclasses.fields() walk.
+        values = dict(self.__dict__)
         for name, value in values.items():
             if isinstance(value, torch.Tensor):
                 values[name] = fn(value)
@@ -91,11 +92,13 @@ class FitResult:
     def select(self, index: torch.Tensor | slice | int | list[int]) -> FitResult:
         """Sub-batch (e.g. the people kept by a tracker); an int keeps the batch dimension."""
         if isinstance(index, int):
-            index = [index]
+            index = slice(index, index + 1 if index != -1 else None)  # a view, not a gather
         return self._map(lambda t: t[index])
 
     def to(self, device: torch.device | str) -> FitResult:
-        """Copy to another device."""
+        """Copy to another device (``self`` when already there)."""
+        if self.pose.device == torch.device(device):
+            return self
         return self._map(lambda t: t.to(device))
 
     @staticmethod
@@ -103,6 +106,8 @@ class FitResult:
         """Join results of the same format along the batch dimension."""
         if not results:
             raise FittingError("FitResult.concatenate needs at least one result")
+        if len(results) == 1:
+            return results[0]
         first = results[0]
         values: dict[str, Any] = {}
         for f in fields(first):
