@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import torch
@@ -59,6 +60,9 @@ from lgd_ros.fitting.weights import load_weights
 
 if TYPE_CHECKING:
     import onnxruntime
+
+GraphT = TypeVar("GraphT")
+"""An opened graph of one backend (an ONNX Runtime session, a TensorRT engine)."""
 
 __all__ = [
     "BACKENDS",
@@ -195,6 +199,40 @@ class GraphFitter(ABC):
         self.options = cold.options
         #: Files of the cold-start and warm-start graphs (engines for TensorRT).
         self.sources = sources
+
+    @staticmethod
+    def _open_pair(path: Path, warm_path: str | Path | None, default_warm_path: Path,
+                   open_graph: Callable[[Path], tuple[GraphT, GraphMetadata]], *, fmt: str | None,
+                   body_model: BodyModel | None, weights_sha256: str | None, steps: int | None,
+                   warm_steps: int | None, options: FitOptions | None,
+                   ) -> tuple[tuple[GraphT, GraphMetadata], tuple[GraphT, GraphMetadata] | None,
+                              tuple[str, str | None]]:
+        """Open and check a cold-start graph and its warm-start graph (``warm_path``, else
+        ``default_warm_path`` if that file exists): what every backend's ``load`` does.
+
+        Returns the two opened graphs with their metadata (warm None when there is none) and
+        their ``sources``.
+
+        Raises:
+            GraphFileError: ``warm_steps`` asked for without a warm-start graph; what
+                ``open_graph`` and :meth:`GraphMetadata.check` raise.
+        """
+        fingerprint = body_model.fingerprint if body_model is not None else None
+        cold = open_graph(path)
+        cold_meta = cold[1]
+        cold_meta.check(path, fmt=fmt, steps=steps, start="cold", body_model_fingerprint=fingerprint,
+                        weights_sha256=weights_sha256, options=options)
+        resolved = Path(warm_path) if warm_path is not None else default_warm_path
+        if warm_path is None and not resolved.is_file():
+            if warm_steps is not None:
+                raise GraphFileError(
+                    f"warm_steps={warm_steps} asked for, but there is no warm-start graph {resolved}. "
+                    f"Export it: {export_command(cold_meta.keypoint_format, out=path)}")
+            return cold, None, (str(path), None)
+        warm = open_graph(resolved)
+        warm[1].check(resolved, fmt=fmt, steps=warm_steps, start="warm", body_model_fingerprint=fingerprint,
+                        weights_sha256=weights_sha256, options=options)
+        return cold, warm, (str(path), str(resolved))
 
     @property
     def fmt(self) -> str:
@@ -354,29 +392,16 @@ class OnnxRuntimeFitter(GraphFitter):
         """
         from lgd_ros.export.onnx_export import warm_graph_path
 
+        def open_graph(path: Path) -> tuple[onnxruntime.InferenceSession, GraphMetadata]:
+            session = create_onnx_session(path, threads=threads, providers=providers)
+            return session, _session_metadata(session, path)
+
         onnx_path = Path(onnx_path)
-        cold_session = create_onnx_session(onnx_path, threads=threads, providers=providers)
-        cold = _session_metadata(cold_session, onnx_path)
-        fingerprint = body_model.fingerprint if body_model is not None else None
-        cold.check(onnx_path, fmt=fmt, steps=steps, start="cold",
-                   body_model_fingerprint=fingerprint, weights_sha256=weights_sha256,
-                   options=options)
-        warm_path = Path(warm_onnx_path) if warm_onnx_path is not None else warm_graph_path(
-            onnx_path)
-        warm_session = warm = None
-        if warm_onnx_path is not None or warm_path.is_file():
-            warm_session = create_onnx_session(warm_path, threads=threads, providers=providers)
-            warm = _session_metadata(warm_session, warm_path)
-            warm.check(warm_path, fmt=fmt, steps=warm_steps, start="warm",
-                       body_model_fingerprint=fingerprint, weights_sha256=weights_sha256,
-                       options=options)
-        elif warm_steps is not None:
-            raise GraphFileError(
-                f"warm_steps={warm_steps} asked for, but there is no warm-start graph "
-                f"{warm_path}. Export it: {export_command(cold.keypoint_format, out=onnx_path)}")
-        return cls(cold_session, warm_session, cold, warm, body_model=body_model,
-                   device=torch.device(device) if device is not None else torch.device("cpu"),
-                   sources=(str(onnx_path), str(warm_path) if warm is not None else None))
+        cold, warm, sources = cls._open_pair(
+            onnx_path, warm_onnx_path, warm_graph_path(onnx_path), open_graph, fmt=fmt, body_model=body_model,
+            weights_sha256=weights_sha256, steps=steps, warm_steps=warm_steps, options=options)
+        return cls(cold[0], warm[0] if warm else None, cold[1], warm[1] if warm else None, body_model=body_model,
+                   device=torch.device(device) if device is not None else torch.device("cpu"), sources=sources)
 
     def _run(self, start: Start, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         session = self._sessions[start]

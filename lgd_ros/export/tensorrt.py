@@ -349,21 +349,15 @@ class TensorRTFitter(GraphFitter):
         """
         cuda_device = require_tensorrt(device)
         engine_path = Path(engine_path)
-        cold = _Engine(engine_path, cuda_device)
-        fingerprint = body_model.fingerprint if body_model is not None else None
-        cold.meta.check(engine_path, fmt=fmt, steps=steps, start="cold",
-                        body_model_fingerprint=fingerprint, weights_sha256=weights_sha256,
-                        options=options)
-        warm_path = Path(warm_engine) if warm_engine is not None \
-            else warm_engine_path(engine_path)
-        warm = None
-        if warm_engine is not None or warm_path.is_file():
-            warm = _Engine(warm_path, cuda_device)
-            warm.meta.check(warm_path, fmt=fmt, steps=warm_steps, start="warm",
-                            body_model_fingerprint=fingerprint, weights_sha256=weights_sha256,
-                            options=options)
-        return cls(cold, warm, body_model=body_model, device=cuda_device,
-                   sources=(str(engine_path), str(warm_path) if warm is not None else None))
+
+        def open_engine(path: Path) -> tuple[_Engine, GraphMetadata]:
+            engine = _Engine(path, cuda_device)
+            return engine, engine.meta
+
+        cold, warm, sources = cls._open_pair(
+            engine_path, warm_engine, warm_engine_path(engine_path), open_engine, fmt=fmt, body_model=body_model,
+            weights_sha256=weights_sha256, steps=steps, warm_steps=warm_steps, options=options)
+        return cls(cold[0], warm[0] if warm else None, body_model=body_model, device=cuda_device, sources=sources)
 
     def _input_device(self) -> torch.device:
         return self.device
