@@ -33,79 +33,27 @@ from lgd_ros.data.sequence import PoseSequence
 
 __all__ = ["BVH_JOINT_MAPS", "BvhMotion", "load_bvh", "parse_bvh"]
 
+def _sided(table: dict[str, str]) -> dict[str, str]:
+    """``{"hip": "UpLeg"}`` -> ``{"left_hip": "LeftUpLeg", "right_hip": "RightUpLeg"}``."""
+    return {f"{side}_{joint}": f"{side.capitalize()}{name}" for side in ("left", "right")
+            for joint, name in table.items()}
+
+
+# Mixamo rigs and the CMU database's BVH conversions share their limb names.
+_MIXAMO_LIMBS = _sided({"hip": "UpLeg", "knee": "Leg", "ankle": "Foot", "foot": "ToeBase", "collar": "Shoulder",
+                        "shoulder": "Arm", "elbow": "ForeArm", "wrist": "Hand"})
+
 BVH_JOINT_MAPS: dict[str, dict[str, str]] = {
     # Mixamo rigs (names may carry a "mixamorig:" prefix: prefixes are ignored when matching).
-    "mixamo": {
-        "pelvis": "Hips",
-        "spine1": "Spine",
-        "spine2": "Spine1",
-        "spine3": "Spine2",
-        "neck": "Neck",
-        "head": "Head",
-        "left_hip": "LeftUpLeg",
-        "left_knee": "LeftLeg",
-        "left_ankle": "LeftFoot",
-        "left_foot": "LeftToeBase",
-        "right_hip": "RightUpLeg",
-        "right_knee": "RightLeg",
-        "right_ankle": "RightFoot",
-        "right_foot": "RightToeBase",
-        "left_collar": "LeftShoulder",
-        "left_shoulder": "LeftArm",
-        "left_elbow": "LeftForeArm",
-        "left_wrist": "LeftHand",
-        "right_collar": "RightShoulder",
-        "right_shoulder": "RightArm",
-        "right_elbow": "RightForeArm",
-        "right_wrist": "RightHand",
-    },
+    "mixamo": {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+               "head": "Head", **_MIXAMO_LIMBS},
     # The CMU database's BVH conversions.
-    "cmu": {
-        "pelvis": "Hips",
-        "spine1": "LowerBack",
-        "spine2": "Spine",
-        "spine3": "Spine1",
-        "neck": "Neck1",
-        "head": "Head",
-        "left_hip": "LeftUpLeg",
-        "left_knee": "LeftLeg",
-        "left_ankle": "LeftFoot",
-        "left_foot": "LeftToeBase",
-        "right_hip": "RightUpLeg",
-        "right_knee": "RightLeg",
-        "right_ankle": "RightFoot",
-        "right_foot": "RightToeBase",
-        "left_collar": "LeftShoulder",
-        "left_shoulder": "LeftArm",
-        "left_elbow": "LeftForeArm",
-        "left_wrist": "LeftHand",
-        "right_collar": "RightShoulder",
-        "right_shoulder": "RightArm",
-        "right_elbow": "RightForeArm",
-        "right_wrist": "RightHand",
-    },
+    "cmu": {"pelvis": "Hips", "spine1": "LowerBack", "spine2": "Spine", "spine3": "Spine1", "neck": "Neck1",
+            "head": "Head", **_MIXAMO_LIMBS},
     # Classic Biovision naming (Hips, Chest, LeftCollar, LeftShoulder = upper arm, ...).
-    "biovision": {
-        "pelvis": "Hips",
-        "spine1": "Chest",
-        "spine3": "Chest2",
-        "neck": "Neck",
-        "head": "Head",
-        "left_hip": "LeftHip",
-        "left_knee": "LeftKnee",
-        "left_ankle": "LeftAnkle",
-        "right_hip": "RightHip",
-        "right_knee": "RightKnee",
-        "right_ankle": "RightAnkle",
-        "left_collar": "LeftCollar",
-        "left_shoulder": "LeftShoulder",
-        "left_elbow": "LeftElbow",
-        "left_wrist": "LeftWrist",
-        "right_collar": "RightCollar",
-        "right_shoulder": "RightShoulder",
-        "right_elbow": "RightElbow",
-        "right_wrist": "RightWrist",
-    },
+    "biovision": {"pelvis": "Hips", "spine1": "Chest", "spine3": "Chest2", "neck": "Neck", "head": "Head",
+                  **_sided({"hip": "Hip", "knee": "Knee", "ankle": "Ankle", "collar": "Collar",
+                            "shoulder": "Shoulder", "elbow": "Elbow", "wrist": "Wrist"})},
 }
 """Ready-made joint maps (SMPL joint -> BVH joint) for common rigs; pass a dict for others."""
 
