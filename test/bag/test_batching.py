@@ -104,3 +104,44 @@ def test_batched_lanes_match_frame_by_frame(make_bag, any_weights: Path, tmp_pat
     assert np.mean(statuses) > 0.9
     assert np.mean(depth_errors[3]) < np.mean(depth_errors[1]) + 0.1
     assert np.mean(pixel_errors[3]) == pytest.approx(np.mean(pixel_errors[1]), rel=0.25, abs=1.0)
+
+
+def test_lanes_keep_per_frame_failures_and_match_the_pipeline(any_weights: Path) -> None:
+    """Undecodable (None) and invalid frames are outcomes in their place; every other frame
+    is what a pipeline running the lane's frames one by one gives."""
+    import dataclasses
+
+    import torch
+
+    from lgd_ros.bag.batching import run_lanes
+    from lgd_ros.tracking.errors import InvalidObservationError, TrackingError
+    from lgd_ros.tracking.observations import CameraModel
+    from lgd_ros.tracking.pipeline import BodyFittingPipeline, PipelineConfig
+    from lgd_ros.tracking.scene import WalkingPerson, default_intrinsics, walking_scene
+
+    camera = CameraModel(default_intrinsics())
+    scene = walking_scene([WalkingPerson(-0.5, 3.0, 0.2), WalkingPerson(0.6, 3.5, -0.2, 4, 1)], 12)
+    frames: list = [(f.stamp, f.people, camera) for f in scene]
+    frames[3] = None
+    broken = dataclasses.replace(scene[7].people[0], keypoints_px=scene[7].people[0].keypoints_px[:5])
+    frames[7] = (scene[7].stamp, [broken], camera)
+    shared = BodyFittingPipeline(PipelineConfig(weights=str(any_weights), device="cpu"))
+    plans = plan_lanes(len(frames), 3, 2)
+    outcomes, stats = run_lanes(frames, plans, shared, (InvalidObservationError, TrackingError))
+    assert stats.rounds > 0 and sum(stats.batch_sizes.values()) >= stats.rounds
+    for plan, lane in zip(plans, outcomes, strict=True):
+        assert len(lane) == plan.stop - plan.warmup_start
+        alone = shared.with_new_tracker()
+        for index, outcome in zip(range(plan.warmup_start, plan.stop), lane, strict=True):
+            if frames[index] is None:
+                assert outcome is None
+                continue
+            if index == 7:
+                assert isinstance(outcome, InvalidObservationError)
+                continue
+            expected = alone.process(*frames[index])
+            assert [b.track_id for b in outcome.bodies] == [b.track_id for b in expected.bodies]
+            for ours, theirs in zip(outcome.bodies, expected.bodies, strict=True):
+                assert torch.allclose(torch.as_tensor(ours.pose), torch.as_tensor(theirs.pose), atol=1e-4)
+                assert ours.warm_started == theirs.warm_started
+            assert outcome.fit_seconds > 0
