@@ -83,9 +83,14 @@ def run_fit_requests(pipeline: BodyFittingPipeline, requests: Sequence[FitReques
         groups.setdefault((request.fmt, request.init is not None, request.steps), []).append(index)
     for (fmt, warm, steps), members in groups.items():
         started = time.perf_counter()
-        fitter = pipeline.fitter(fmt)
         batch = [requests[i] for i in members]
         sizes = [len(r.keypoints) for r in batch]
+        try:
+            fitter = pipeline.fitter(fmt)
+        except Exception as error:  # weights missing for a format first seen here: each frame's error
+            for i in members:
+                replies[i] = error
+            continue
         try:
             result = fitter.fit(
                 np.concatenate([r.keypoints for r in batch]), np.concatenate([r.confidence for r in batch]),

@@ -145,3 +145,17 @@ def test_lanes_keep_per_frame_failures_and_match_the_pipeline(any_weights: Path)
                 assert torch.allclose(torch.as_tensor(ours.pose), torch.as_tensor(theirs.pose), atol=1e-4)
                 assert ours.warm_started == theirs.warm_started
             assert outcome.fit_seconds > 0
+
+
+def test_a_format_without_weights_is_each_frames_error(tmp_path: Path) -> None:
+    """Weights that cannot be loaded for a format come back as that frame's error (the bag
+    tool turns it into one clear message), not as a crash of the batch."""
+    import torch
+
+    from lgd_ros.fitting.errors import WeightsError
+    from lgd_ros.tracking.pipeline import BodyFittingPipeline, FitRequest, PipelineConfig
+
+    pipeline = BodyFittingPipeline(PipelineConfig(weights=str(tmp_path / "missing.pt"), device="cpu"))
+    request = FitRequest("coco17", np.zeros((1, 17, 2)), np.ones((1, 17)), torch.eye(3), None, None)
+    replies, _ = run_fit_requests(pipeline, [request, request])
+    assert all(isinstance(r, WeightsError) for r in replies)
