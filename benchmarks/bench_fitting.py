@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline.config = schedules["full"]
     base_tp = b64 / (median_ms(lambda: baseline.fit(*many), 1) / 1000)
 
+    clean_fits: dict[str, FitResult] = {}
     for condition in CONDITIONS:
         kp, conf = degrade(batch, condition,
                            torch.Generator().manual_seed(CONDITIONS.index(condition)))
@@ -183,13 +184,19 @@ def main(argv: list[str] | None = None) -> int:
             name = "LGD init only" if steps == 0 else f"LGD cold, {steps} steps"
             rows.append(Row(name, condition, *scores(res, batch, available), lgd_ms[steps],
                             lgd_tp if steps == fitter.default_steps else None, steps))
+            if condition == "clean" and steps == fitter.default_steps:
+                clean_fits["LGD"] = res
         for name, cfg in schedules.items():
             baseline.config = cfg
             res = baseline.fit(kp, conf, k_all)
             label = "SMPLify-style" if name == "full" else f"SMPLify-style ({name} iterations)"
             rows.append(Row(label, condition, *scores(res, batch, available), base_ms[name],
                             base_tp if name == "full" else None))
+            if condition == "clean" and name == "full":
+                clean_fits["baseline"] = res
         baseline.config = schedules["full"]
+    clip_of_view = corpus.clip_index[val_mask][idx]
+    motions = [str(corpus.clips[int(c)].clip_id).removesuffix("~mirror") for c in clip_of_view]
 
     # Warm start on sequences.
     seq_gen = torch.Generator().manual_seed(args.seed + 1)
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                             *scores(res, sb_all, available), warm_ms[steps], None, steps))
 
     table = render(rows, fitter, base_ms["full"], args, time.perf_counter() - started)
+    table += per_motion_table(motions, clean_fits, batch, available, fitter.default_steps)
     print(table)
     if args.write_docs:
         out = REPO / "docs" / "benchmarks" / "fitting.md"
@@ -244,6 +252,20 @@ def _join(parts: list[tuple[FitResult, SyntheticBatch]]) -> tuple[FitResult, Syn
     fields = parts[0][1].__dict__.keys()
     batch = SyntheticBatch(**{k: torch.cat([p[1].__dict__[k] for p in parts]) for k in fields})
     return results, batch
+
+
+def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: SyntheticBatch,
+                     available: torch.Tensor, steps: int) -> str:
+    """PA-MPJPE per held-out motion (a clip and its mirror), clean views: where the error is."""
+    lines = ["", f"### Per held-out motion (clean views; LGD cold, {steps} steps)", "",
+             "| motion | views | LGD PA-MPJPE mm | SMPLify-style PA-MPJPE mm | PA ratio |", "|---|---|---|---|---|"]
+    for motion in sorted(set(motions)):
+        rows = torch.tensor([i for i, m in enumerate(motions) if m == motion])
+        sub = SyntheticBatch(**{k: v[rows] for k, v in batch.__dict__.items()})
+        ours = scores(fits["LGD"].select(rows), sub, available)[1]
+        theirs = scores(fits["baseline"].select(rows), sub, available)[1]
+        lines.append(f"| {motion} | {len(rows)} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def render(rows: list[Row], fitter: Fitter, base_ms: float, args: argparse.Namespace,
