@@ -1,0 +1,23 @@
+"""The benchmarks behind `make bench` still run (tiny sizes: what they print, not the speed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import bench_bag, bench_fitting
+
+
+def test_fitting_benchmark_prints_its_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_fitting.main(["--num", "16", "--sequences", "1", "--sequence-length", "3", "--time-repeats", "1",
+                               "--baseline-time-repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| LGD cold, 4 steps | clean |" in out and "| SMPLify-style | occluded |" in out
+    assert "| LGD warm, 2 steps | noisy |" in out
+    assert "### Per held-out motion" in out and "humanoid3d_roll" in out
+
+
+def test_bag_benchmark_prints_throughput_and_the_goal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_bag.main(["--seconds", "3", "--people", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 | frame by frame (node order, `--lanes 1`) |" in out and "| 1 | batched (" in out
+    assert "Goal: at least 20x real time for one person" in out
