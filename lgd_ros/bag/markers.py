@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,9 +80,11 @@ class MarkerData:
 class _CdrWriter:
     """Little-endian CDR with alignment relative to the start of the payload."""
 
-    def __init__(self) -> None:
-        self._parts: list[bytes] = [_CDR_LITTLE_ENDIAN]
-        self._position = 0
+    def __init__(self, position: int | None = None) -> None:
+        """A whole message (``position`` None: the encapsulation header first), or a piece
+        of one that starts at payload offset ``position`` (for alignment)."""
+        self._parts: list[bytes] = [_CDR_LITTLE_ENDIAN] if position is None else []
+        self._position = position or 0
 
     def _align(self, size: int) -> None:
         padding = -self._position % size
@@ -106,14 +108,6 @@ class _CdrWriter:
     def empty_sequence(self) -> None:
         self.pack("I", 4, 0)
 
-    def points(self, points: np.ndarray) -> None:
-        """``geometry_msgs/Point[]``: count, then (aligned to 8) x, y, z float64 per point."""
-        block = np.ascontiguousarray(points, dtype="<f8").reshape(-1, 3)
-        self.pack("I", 4, len(block))
-        if len(block):
-            self._align(8)
-            self._raw(block.tobytes())
-
     def time(self, sec: int, nanosec: int) -> None:
         self.pack("iI", 4, sec, nanosec)
 
@@ -121,8 +115,20 @@ class _CdrWriter:
         return b"".join(self._parts)
 
 
-def _encode_marker(writer: _CdrWriter, marker: MarkerData) -> None:
-    writer.time(*marker.stamp)                                   # header.stamp
+class _MarkerLayout(NamedTuple):
+    """A marker's bytes around its points, for one start alignment: ``head`` (padding,
+    stamp placeholder at ``stamp_at``, ..., the point count) and ``tail`` (after the points)."""
+
+    head: bytes
+    stamp_at: int
+    tail: bytes
+
+
+def _marker_layout(marker: MarkerData, position: int) -> _MarkerLayout:
+    writer = _CdrWriter(position)
+    writer._align(4)
+    stamp_at = writer._position - position
+    writer.time(0, 0)                                            # header.stamp (written per message)
     writer.string(marker.frame_id)                               # header.frame_id
     writer.string(marker.ns)
     writer.pack("iii", 4, marker.id, marker.type, marker.action)
@@ -131,28 +137,53 @@ def _encode_marker(writer: _CdrWriter, marker: MarkerData) -> None:
     writer.pack("4f", 4, *marker.color)
     writer.time(*marker.lifetime)
     writer.pack("?", 1, False)                                   # frame_locked
-    writer.points(marker.points)
-    writer.empty_sequence()                                      # colors
-    writer.string("")                                            # texture_resource
-    writer.time(0, 0)                                            # texture.header.stamp
-    writer.string("")                                            # texture.header.frame_id
-    writer.string("")                                            # texture.format
-    writer.empty_sequence()                                      # texture.data
-    writer.empty_sequence()                                      # uv_coordinates
-    writer.string("")                                            # text
-    writer.string("")                                            # mesh_resource
-    writer.string("")                                            # mesh_file.filename
-    writer.empty_sequence()                                      # mesh_file.data
-    writer.pack("?", 1, False)                                   # mesh_use_embedded_materials
+    count = len(marker.points)                                   # points: count, (aligned to 8) x, y, z
+    writer.pack("I", 4, count)
+    if count:
+        writer._align(8)
+    tail = _CdrWriter(writer._position + 24 * count)
+    tail.empty_sequence()                                        # colors
+    tail.string("")                                              # texture_resource
+    tail.time(0, 0)                                              # texture.header.stamp
+    tail.string("")                                              # texture.header.frame_id
+    tail.string("")                                              # texture.format
+    tail.empty_sequence()                                        # texture.data
+    tail.empty_sequence()                                        # uv_coordinates
+    tail.string("")                                              # text
+    tail.string("")                                              # mesh_resource
+    tail.string("")                                              # mesh_file.filename
+    tail.empty_sequence()                                        # mesh_file.data
+    tail.pack("?", 1, False)                                     # mesh_use_embedded_materials
+    return _MarkerLayout(writer.getvalue(), stamp_at, tail.getvalue())
+
+
+_MARKER_LAYOUTS: dict[tuple[Any, ...], _MarkerLayout] = {}
+_MAX_MARKER_LAYOUTS = 4096
 
 
 def encode_marker_array(markers: Sequence[MarkerData]) -> bytes:
-    """CDR bytes of a ``visualization_msgs/msg/MarkerArray`` (rosbags-identical)."""
-    writer = _CdrWriter()
-    writer.pack("I", 4, len(markers))
+    """CDR bytes of a ``visualization_msgs/msg/MarkerArray`` (rosbags-identical).
+
+    Everything but a marker's stamp and points repeats frame after frame (same track, same
+    namespace, same point count), so each marker's bytes around its points are built once
+    per start alignment and reused.
+    """
+    parts: list[bytes] = [_CDR_LITTLE_ENDIAN, struct.pack("<I", len(markers))]
+    position = 4
     for marker in markers:
-        _encode_marker(writer, marker)
-    return writer.getvalue()
+        key = (position % 8, marker.frame_id, marker.ns, marker.id, marker.type, marker.action, marker.scale,
+               marker.color, marker.lifetime_s, len(marker.points))
+        layout = _MARKER_LAYOUTS.get(key)
+        if layout is None:
+            if len(_MARKER_LAYOUTS) >= _MAX_MARKER_LAYOUTS:
+                _MARKER_LAYOUTS.clear()
+            layout = _MARKER_LAYOUTS[key] = _marker_layout(marker, position % 8)
+        head = bytearray(layout.head)
+        struct.pack_into("<iI", head, layout.stamp_at, *marker.stamp)
+        points = np.ascontiguousarray(marker.points, dtype="<f8").tobytes()
+        parts += [head, points, layout.tail]
+        position += len(head) + len(points) + len(layout.tail)
+    return b"".join(parts)
 
 
 def marker_message(typestore: Any, marker: MarkerData) -> Any:

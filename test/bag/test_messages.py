@@ -49,6 +49,11 @@ def test_encoded_markers_equal_rosbags_serialisation(store: Any, estimate: BodyE
                    + factory.delete_markers([8], header))
         assert factory.encode_markers(markers) == bytes(store.serialize_cdr(factory.marker_array(markers),
                                                                             MARKER_ARRAY))
+    # Reused layouts (same tracks and namespaces): other stamps, points and start alignments.
+    header = factory.header(4000, 999, "cam")
+    again = [factory.skeleton_marker(7, estimate.joints + 0.5, header, 0.5)] + factory.delete_markers([3], header) \
+        + [factory.skeleton_marker(7, estimate.joints - 0.5, header, 0.5)]
+    assert factory.encode_markers(again) == bytes(store.serialize_cdr(factory.marker_array(again), MARKER_ARRAY))
 
 
 def test_encoded_tf_equals_rosbags_serialisation(store: Any, estimate: BodyEstimate) -> None:
