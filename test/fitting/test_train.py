@@ -59,6 +59,28 @@ def test_resume_with_other_network_is_refused(tmp_path: Path, body_model, train_
         train(replace(TINY, width=24), data, body_model, out, resume=True, progress=False)
 
 
+def test_weight_average_is_what_is_saved(tmp_path: Path, body_model, train_poses, val_poses) -> None:
+    """With ``ema_decay`` the saved weights are the running average: between the start and
+    the last iterate, not the last iterate itself; it resumes from the checkpoint too."""
+    data = _data(train_poses, val_poses)
+    plain = train(replace(TINY, iterations=3), data, body_model, tmp_path / "plain.pt", progress=False)
+    averaged = train(replace(TINY, iterations=3, ema_decay=0.5), data, body_model, tmp_path / "ema.pt",
+                     progress=False)
+    last = torch.load(tmp_path / "ema.pt.ckpt", weights_only=False)
+    saved = Fitter.load(averaged, body_model).network.state_dict()
+    assert Fitter.load(plain, body_model).network.state_dict().keys() == saved.keys()
+    # Same seed and data: the last iterates match; the saved average differs from them.
+    assert all(torch.equal(last["network"][k], torch.load(tmp_path / "plain.pt.ckpt", weights_only=False)
+                           ["network"][k]) for k in saved)
+    assert any(not torch.allclose(saved[k], last["network"][k]) for k in saved)
+    assert last["average"] is not None
+    train(replace(TINY, iterations=4, ema_decay=0.5), data, body_model, tmp_path / "ema.pt", resume=True,
+          progress=False)
+    assert torch.load(tmp_path / "ema.pt.ckpt", weights_only=False)["iteration"] == 4
+    with pytest.raises(TrainingError, match="ema_decay"):
+        train(replace(TINY, ema_decay=1.0), data, body_model, tmp_path / "bad.pt", progress=False)
+
+
 def test_cli_reports_errors_without_traceback(tmp_path: Path, capsys) -> None:
     code = main(["--fmt", "no_such_format", "--out", str(tmp_path / "w.pt"), "--no-progress"])
     assert code == 2
