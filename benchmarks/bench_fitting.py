@@ -236,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_docs:
         out = REPO / "docs" / "benchmarks" / "fitting.md"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+        # Keep the hand-written goals section above the generated tables.
+        previous = out.read_text() if out.is_file() else ""
+        marker = f"\n## {args.fmt}\n"
+        head = previous[:previous.index(marker) + 1] if marker in previous else ""
+        out.write_text(head + table.replace(f"# Fitting benchmark ({args.fmt})", f"## {args.fmt}", 1))
         plot(rows, REPO / "docs" / "images" / "fitting_error_vs_time.png")
         print(f"wrote {out}")
     return 0
