@@ -8,9 +8,8 @@ marker is a small record with its points as one ``[N, 3]`` array, and
 directly (the points as one block). The bytes are identical to rosbags'
 ``serialize_cdr`` of the same message (the tests compare them), so every reader decodes
 them as usual; :func:`marker_message` gives the rosbags object when one is wanted.
-:func:`encode_tf_message` and :class:`TfMessageEncoder` do the same for
-``tf2_msgs/TFMessage`` (25 transforms per body per frame), from a byte template per set of
-frame names.
+:class:`TfMessageEncoder` does the same for ``tf2_msgs/TFMessage`` (25 transforms per body
+per frame), from a byte template per set of frame names.
 
 Layout: ROS 2 ``visualization_msgs/msg/Marker`` as defined in Kilted (the distribution
 whose definitions the output bags carry, see :mod:`lgd_ros.bag.typestore`), little-endian
@@ -35,7 +34,6 @@ __all__ = [
     "MarkerData",
     "TfMessageEncoder",
     "encode_marker_array",
-    "encode_tf_message",
     "marker_message",
 ]
 
@@ -274,21 +272,4 @@ class TfMessageEncoder:
         stamp_bytes = np.frombuffer(struct.pack("<iI", *stamp), dtype=np.uint8)
         data[layout.stamp_index] = np.tile(stamp_bytes, len(values))
         return data.tobytes()
-
-
-_SHARED_TF_ENCODER = TfMessageEncoder()
-
-
-def encode_tf_message(stamp: tuple[int, int], transforms: Sequence[Any]) -> bytes:
-    """CDR bytes of a ``tf2_msgs/msg/TFMessage`` (rosbags-identical).
-
-    Args:
-        stamp: ``(sec, nanosec)`` of every transform.
-        transforms: :class:`lgd_ros.tracking.body_frames.FrameTransform` s (parent, child,
-            translation ``[3]``, rotation ``[4]`` x, y, z, w).
-    """
-    names = [(t.parent, t.child) for t in transforms]
-    return _SHARED_TF_ENCODER.encode(
-        stamp, tuple(names), lambda: names, np.asarray([t.translation for t in transforms]).reshape(-1, 3),
-        np.asarray([t.rotation_xyzw for t in transforms]).reshape(-1, 4))
 
