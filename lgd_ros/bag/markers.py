@@ -272,4 +272,3 @@ class TfMessageEncoder:
         stamp_bytes = np.frombuffer(struct.pack("<iI", *stamp), dtype=np.uint8)
         data[layout.stamp_index] = np.tile(stamp_bytes, len(values))
         return data.tobytes()
-
