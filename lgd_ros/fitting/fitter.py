@@ -310,23 +310,9 @@ class Fitter:
         return kp, conf, k_mat, steps
 
     def _warm_state(self, init: FitResult, obs: KeypointObservation) -> BodyState:
-        """Start of a warm fit: the previous joint rotations and shape, and the global
-        orientation and position from the init network.
-
-        Carrying the previous global orientation and position over as well drifts over a
-        sequence (the benchmark measured MPJPE 145 mm against 96 mm for this hybrid on
-        val sequences): the update steps were trained to correct small perturbations of
-        the truth, and a moving person's orientation and depth change the most between
-        frames while the init network estimates them well from one frame.
-        """
+        """Start of a warm fit from previous fits (see :meth:`LGDNetwork.warm_state`)."""
         pose = init.pose.to(self.device, self.dtype)
-        fresh = self.network.initial_state(obs)
-        return BodyState(
-            orient6d=fresh.orient6d,
-            body_pose=pose[:, 3:],
-            betas=init.betas.to(self.device, self.dtype),
-            root=fresh.root,
-        )
+        return self.network.warm_state(obs, pose[:, 3:], init.betas.to(self.device, self.dtype))
 
     def fit(
         self,

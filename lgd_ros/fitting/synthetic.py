@@ -14,7 +14,7 @@ All randomness comes from an explicit ``torch.Generator`` so a run is reproducib
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -30,7 +30,14 @@ from lgd_ros.data import augment_poses
 from lgd_ros.fitting.observation import KeypointObservation
 from lgd_ros.fitting.state import BodyState, matrix_to_rotation_6d, pelvis_to_root
 
-__all__ = ["SamplerConfig", "SyntheticBatch", "perturbed_state", "sample_batch"]
+__all__ = [
+    "SamplerConfig",
+    "SyntheticBatch",
+    "frame_run_indices",
+    "perturbed_state",
+    "sample_batch",
+    "sample_frame_runs",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,13 @@ class SyntheticBatch:
     usable: torch.Tensor
 
 
+    @classmethod
+    def concatenate(cls, parts: list[SyntheticBatch]) -> SyntheticBatch:
+        """One batch of ``parts``' samples, in order."""
+        return cls(*(torch.cat([getattr(p, f.name) for p in parts])
+                     for f in fields(cls)))
+
+
 def _uniform(lo: float, hi: float, shape: tuple[int, ...], gen: torch.Generator,
              dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=dtype, device=device)
@@ -113,6 +127,7 @@ def sample_batch(
     indices: torch.Tensor | None = None,
     clean: bool = False,
     share_view: bool = False,
+    view_groups: torch.Tensor | None = None,
 ) -> SyntheticBatch:
     """Draw ``batch_size`` synthetic samples.
 
@@ -126,27 +141,40 @@ def sample_batch(
         share_view: one camera, body shape and placement for the whole batch (a video
             sequence: pass consecutive poses as ``indices``); the person's depth is set
             from the first pose.
+        view_groups: ``[B]`` int64 group of every sample, numbered from 0: samples of one
+            group share camera, body shape, mirroring and placement (depth from the
+            group's first sample), as ``share_view`` does for the whole batch. Training
+            uses it for pairs of neighbouring frames (a previous frame and the current
+            one). Pose augmentation is off for grouped samples, since it would differ
+            between the frames of a group.
     """
     dtype, device = poses.dtype, poses.device
     b = batch_size
+    if share_view:
+        view_groups = torch.zeros(b, dtype=torch.long, device=device)
+    grouped = view_groups is not None
+    if view_groups is not None and view_groups.shape != (b,):
+        raise ValueError(f"view_groups must be [{b}], got {tuple(view_groups.shape)}")
+    num_views = int(view_groups.max()) + 1 if view_groups is not None else b
+
+    def per_view(values: torch.Tensor) -> torch.Tensor:
+        """Spread ``[num_views, ...]`` draws over the batch."""
+        return values if view_groups is None else values[view_groups]
 
     def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
         return _uniform(lo, hi, shape if shape else (b,), gen, dtype, device)
 
     def view_u(lo: float, hi: float) -> torch.Tensor:
-        """Per-sample camera/placement draw (one shared draw for a sequence)."""
-        if share_view:
-            return _uniform(lo, hi, (1,), gen, dtype, device).expand(b)
-        return u(lo, hi)
+        """Per-sample camera/placement draw (one draw per group of shared views)."""
+        return per_view(_uniform(lo, hi, (num_views,), gen, dtype, device))
 
     if indices is None:
         indices = torch.randint(0, poses.shape[0], (b,), generator=gen, device=device)
     pose = poses[indices].clone()
-    flip = torch.rand(b, generator=gen, device=device) < config.mirror_probability
-    if share_view:
-        flip = flip[:1].expand(b)
+    flip = per_view(torch.rand(num_views, generator=gen, device=device)
+                    < config.mirror_probability)
     pose = torch.where(flip[:, None], mirror_pose(pose), pose)
-    if config.augment and not clean and not share_view:
+    if config.augment and not clean and not grouped:
         # Limb recombination and joint-limit-aware noise: the corpus has few subjects.
         augmented = augment_poses(pose, gen, recombine_prob=config.recombine_probability,
                                   perturb_std_deg=config.perturb_std_deg,
@@ -158,8 +186,8 @@ def sample_batch(
 
     # Camera rotation: world y-up -> optical frame (pi about x), the person's heading about
     # world y, then the camera's elevation (about its x) and roll (about its z).
-    if share_view:
-        betas = betas[:1].expand(b, -1).clone()
+    if view_groups is not None:
+        betas = betas[_first_of_group(view_groups, num_views)][view_groups].clone()
     heading = view_u(-math.pi, math.pi)
     zeros = torch.zeros_like(heading)
     world_to_cam = axis_angle_to_matrix(
@@ -174,11 +202,10 @@ def sample_batch(
     pose = torch.cat([matrix_to_axis_angle(root_cam), pose[:, 3:]], dim=-1)
 
     # Random intrinsics.
-    nv = 1 if share_view else b
-    width = torch.randint(config.image_width[0], config.image_width[1] + 1, (nv,),
-                          generator=gen, device=device).to(dtype).expand(b)
-    aspect_idx = torch.randint(0, len(config.aspects), (nv,), generator=gen,
-                               device=device).expand(b)
+    width = per_view(torch.randint(config.image_width[0], config.image_width[1] + 1,
+                                   (num_views,), generator=gen, device=device).to(dtype))
+    aspect_idx = per_view(torch.randint(0, len(config.aspects), (num_views,), generator=gen,
+                                        device=device))
     height = torch.round(width * torch.tensor(config.aspects, dtype=dtype,
                                               device=device)[aspect_idx])
     hfov = torch.deg2rad(view_u(*config.hfov_deg))
@@ -196,8 +223,8 @@ def sample_batch(
     rest_pelvis = out.joints[:, 0]
     rel = out.keypoints - rest_pelvis[:, None]
     extent = (rel[..., :2].amax(dim=1) - rel[..., :2].amin(dim=1)).amax(dim=-1).clamp(min=0.3)
-    if share_view:
-        extent = extent[:1].expand(b)
+    if view_groups is not None:
+        extent = extent[_first_of_group(view_groups, num_views)][view_groups]
     fraction = view_u(*config.person_height_fraction)
     depth = (fy * extent / (fraction * height)).clamp(0.5, 60.0)
     u0 = width * view_u(*config.pelvis_u_range)
@@ -251,6 +278,68 @@ def sample_batch(
         transl=transl, pelvis=pelvis, joints=joints, keypoints3d=keypoints3d,
         clean_px=clean_px, usable=usable,
     )
+
+
+def frame_run_indices(indices: torch.Tensor, clip_index: torch.Tensor, gen: torch.Generator,
+                      length: int, max_gap: int) -> torch.Tensor:
+    """``[length, B]`` corpus indices of runs of frames that end at ``indices``.
+
+    Corpus poses of one clip are stored in time order, so a run is what a tracker saw
+    before the current frame. Each run goes one way through its clip (forwards or
+    backwards: a motion played in reverse is still a motion) in steps of 0..``max_gap``
+    frames (0 = a person holding still, > 1 = fast motion or a dropped frame), and stops
+    at the clip's ends.
+    """
+    if length < 1:
+        raise ValueError(f"a run needs at least one frame, got length {length}")
+    n = clip_index.shape[0]
+    direction = torch.where(torch.rand(indices.shape, generator=gen, device=indices.device)
+                            < 0.5, -1, 1)
+    runs = [indices]
+    for _ in range(length - 1):
+        gap = torch.randint(0, max_gap + 1, indices.shape, generator=gen, device=indices.device)
+        candidate = (runs[-1] - direction * gap).clamp(0, n - 1)
+        same_clip = clip_index[candidate] == clip_index[indices]
+        runs.append(torch.where(same_clip, candidate, runs[-1]))
+    return torch.stack(runs[::-1])
+
+
+def sample_frame_runs(
+    poses: torch.Tensor,
+    clip_index: torch.Tensor,
+    layer: KeypointLayer,
+    batch_size: int,
+    gen: torch.Generator,
+    config: SamplerConfig = SamplerConfig(),
+    *,
+    length: int = 2,
+    num_betas: int = 10,
+    max_gap: int = 2,
+    indices: torch.Tensor | None = None,
+) -> list[SyntheticBatch]:
+    """Views of ``length`` neighbouring frames per sample, in time order (current last).
+
+    The frames of a sample share camera, shape and placement, each with its own detector
+    noise: what a tracker sees on consecutive frames. Training warm-starts the current
+    frame from the network's own fits of the earlier ones (see
+    :mod:`lgd_ros.fitting.train`).
+    """
+    if indices is None:
+        indices = torch.randint(0, poses.shape[0], (batch_size,), generator=gen,
+                                device=poses.device)
+    runs = frame_run_indices(indices, clip_index.to(poses.device), gen, length, max_gap)
+    groups = torch.arange(batch_size, device=poses.device).repeat(length)
+    views = sample_batch(poses, layer, length * batch_size, gen, config, num_betas=num_betas,
+                         indices=runs.flatten(), view_groups=groups)
+    return [SyntheticBatch(*(getattr(views, f.name)[i * batch_size:(i + 1) * batch_size]
+                             for f in fields(SyntheticBatch))) for i in range(length)]
+
+
+def _first_of_group(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """``[num_groups]`` index of each group's first sample (groups must all be present)."""
+    order = torch.arange(groups.shape[0], device=groups.device)
+    first = torch.full((num_groups,), groups.shape[0], dtype=torch.long, device=groups.device)
+    return first.scatter_reduce(0, groups, order, reduce="amin")
 
 
 def perturbed_state(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lgd_ros.fitting import Fitter, TrainingError
-from lgd_ros.fitting.train import TrainConfig, TrainData, main, train
+from lgd_ros.fitting.train import TrainConfig, TrainData, load_training_data, main, train
 
 TINY = TrainConfig(fmt="coco17", iterations=2, batch_size=8, width=16, init_width=16,
                    num_blocks=1, steps=2, warm_steps=1, checkpoint_every=1, val_every=0,
@@ -103,8 +103,6 @@ def test_amass_clips_join_training_and_validation_by_clip(tmp_path) -> None:
     """--amass: AMASS clips go through the corpus builder and are split by clip."""
     import numpy as np
 
-    from lgd_ros.fitting.train import load_training_data
-
     rng = np.random.default_rng(0)
     folder = tmp_path / "amass" / "CMU" / "01"
     folder.mkdir(parents=True)
@@ -120,3 +118,102 @@ def test_amass_clips_join_training_and_validation_by_clip(tmp_path) -> None:
     added_val = mixed.val_poses.shape[0] - base.val_poses.shape[0]
     assert added_train > 0 and added_train + added_val > 0
     assert "amass" in mixed.corpus_version
+    # Clip numbers travel with the poses, and AMASS clips never share an open clip's number.
+    assert mixed.train_clips.shape == (mixed.train_poses.shape[0],)
+    assert mixed.val_clips.shape == (mixed.val_poses.shape[0],)
+    base_clips = set(base.train_clips.tolist()) | set(base.val_clips.tolist())
+    amass_clips = set(mixed.train_clips[base.train_poses.shape[0]:].tolist())
+    assert amass_clips and not amass_clips & base_clips
+
+
+def _clip_data() -> TrainData:
+    """Two short train clips and one val clip of the corpus, with their clip numbers."""
+    data = load_training_data()
+    train_mask = (data.train_clips == data.train_clips[0]) | (data.train_clips
+                                                               == data.train_clips[-1])
+    val_mask = data.val_clips == data.val_clips[0]
+    return TrainData(train_poses=data.train_poses[train_mask][:64],
+                     train_clips=data.train_clips[train_mask][:64],
+                     val_poses=data.val_poses[val_mask][:16], val_clips=data.val_clips[val_mask][:16],
+                     corpus_version="test-clips")
+
+
+def test_tracked_warm_starts_are_trained_and_validated(tmp_path: Path, body_model) -> None:
+    """With clip numbers, part of each batch starts from the network's own track and the
+    weights file reports the tracked figures; without, there is no tracked figure."""
+    config = replace(TINY, warm_fraction=0.5, tracked_fraction=1.0, tracked_history=2,
+                     val_every=1)
+    data = _clip_data()
+    out = train(config, data, body_model, tmp_path / "w.pt", progress=False)
+    meta = Fitter.load(out, body_model).meta
+    assert meta.metrics["val_tracked"]["pa_mpjpe_mm"] > 0
+    assert all("tracked_pa_mpjpe_mm" in row for row in meta.metrics["history"])
+    assert meta.train["settings"]["tracked_history"] == 2
+    without_clips = TrainData(train_poses=data.train_poses, val_poses=data.val_poses,
+                              corpus_version="no-clips")
+    plain = train(config, without_clips, body_model, tmp_path / "p.pt", progress=False)
+    assert "val_tracked" not in Fitter.load(plain, body_model).meta.metrics
+
+
+def test_training_starts_follow_the_fractions(body_model) -> None:
+    """Layout of a batch: cold and perturbed starts first, then the tracked ones, whose
+    start is the Fitter's warm start from the network's own fit of the previous frame."""
+    from lgd_ros.fitting.networks import LGDNetwork
+    from lgd_ros.fitting.objective import ReprojectionObjective
+    from lgd_ros.fitting.train import _network_config, _training_starts
+
+    data = _clip_data()
+    config = replace(TINY, batch_size=20, warm_fraction=0.5, tracked_fraction=0.6,
+                     tracked_history=1)
+    torch.manual_seed(0)
+    network = LGDNetwork(_network_config(config, 17, 10))
+    objective = ReprojectionObjective(body_model, "coco17")
+    layer = objective.layer
+    gen = torch.Generator().manual_seed(4)
+    batch, obs, start, warm = _training_starts(network, objective, config, data.train_poses,
+                                               data.train_clips, layer, layer.available, gen)
+    assert batch.pose.shape[0] == obs.rays.shape[0] == start.body_pose.shape[0] == 20
+    assert warm[-6:].all()  # round(20 * 0.5 * 0.6) tracked samples at the end
+    # Tracked starts take orientation and position from the init network, like the Fitter.
+    fresh = network.initial_state(obs)
+    assert torch.allclose(start.root[-6:], fresh.root[-6:])
+    assert torch.allclose(start.orient6d[-6:], fresh.orient6d[-6:])
+    # ... and the joint rotations from the previous frame's fit, not from the truth.
+    truth = batch.pose[-6:, 3:]
+    assert not torch.allclose(start.body_pose[-6:], truth, atol=1e-3)
+    # Cold rows start from the init network.
+    cold = ~warm
+    assert torch.allclose(start.body_pose[cold], fresh.body_pose[cold])
+
+
+def test_tracked_start_replays_the_fitter(body_model, val_poses) -> None:
+    """The chain of fits behind a tracked start is what Fitter.fit gives frame by frame."""
+    from lgd_ros.fitting.observation import normalize_keypoints
+    from lgd_ros.fitting.synthetic import sample_frame_runs
+    from lgd_ros.fitting.train import tracked_start
+
+    fitter = Fitter.load(body_model=body_model)
+    data = load_training_data()
+    layer = fitter.objective.layer
+    *earlier, current = sample_frame_runs(data.val_poses, data.val_clips, layer, 4,
+                                          torch.Generator().manual_seed(5), length=3)
+    available = layer.available
+    obs = normalize_keypoints(current.keypoints_px, current.confidence, current.intrinsics,
+                              available)
+    start = tracked_start(fitter.network, fitter.objective, earlier, obs, available,
+                          warm_steps=2)
+    fit = fitter.fit(earlier[0].keypoints_px, earlier[0].confidence, earlier[0].intrinsics)
+    fit = fitter.fit(earlier[1].keypoints_px, earlier[1].confidence, earlier[1].intrinsics,
+                     init=fit, steps=2)
+    assert torch.allclose(start.body_pose, fit.pose[:, 3:], atol=1e-5)
+    assert torch.allclose(start.betas, fit.betas, atol=1e-5)
+
+
+def test_init_from_ignores_step_counts(tmp_path: Path, body_model, train_poses,
+                                       val_poses) -> None:
+    """Step counts are defaults, not parameters: fine-tuning may change them."""
+    data = _data(train_poses, val_poses)
+    first = train(TINY, data, body_model, tmp_path / "a.pt", progress=False)
+    second = train(replace(TINY, iterations=1, warm_steps=2), data, body_model,
+                   tmp_path / "b.pt", progress=False, init_from=first)
+    assert Fitter.load(second, body_model).default_warm_steps == 2
