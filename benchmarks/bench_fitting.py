@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fmt", default="coco17")
     parser.add_argument("--weights", default=None, help="LGD weights (default: shipped)")
     parser.add_argument("--num", type=int, default=256, help="held-out views per condition")
-    parser.add_argument("--sequences", type=int, default=12)
+    parser.add_argument("--sequences", type=int, default=48,
+                        help="val sequences for the warm-start rows (default %(default)s)")
     parser.add_argument("--sequence-length", type=int, default=16)
     parser.add_argument("--time-repeats", type=int, default=50, help="batch-1 LGD timings")
     parser.add_argument("--baseline-time-repeats", type=int, default=3)

@@ -50,6 +50,9 @@ class NetworkConfig:
         dropout: dropout probability inside the blocks (training only).
         steps: default number of update steps for a cold start.
         warm_steps: default number of update steps when started from a previous fit.
+        warm_blend: weight of a previous fit's joint rotations and shape in a warm start;
+            the rest comes from the init network's estimate on the current frame (1 = the
+            previous fit alone, what weights trained before this option used).
     """
 
     num_keypoints: int
@@ -60,6 +63,7 @@ class NetworkConfig:
     steps: int = 4
     warm_steps: int = 2
     init_width: int = 512
+    warm_blend: float = 1.0
 
     def to_dict(self) -> dict[str, int | float]:
         """Plain dict for storing in a weights file."""
@@ -188,19 +192,32 @@ class LGDNetwork(nn.Module):
 
     def warm_state(self, obs: KeypointObservation, body_pose: torch.Tensor,
                    betas: torch.Tensor) -> BodyState:
-        """Start of a warm fit: a previous fit's joint rotations ``[B, 69]`` and shape, with
-        the global orientation and position from the init network.
+        """Start of a warm fit from a previous fit's joint rotations ``[B, 69]`` and shape.
 
-        Carrying the previous global orientation and position over as well drifted over
-        sequences (the benchmark measured MPJPE 145 mm against 96 mm for this hybrid on
-        val sequences): a moving person's orientation and depth change the most between
-        frames, while the init network estimates them well from one frame. Training
-        builds its tracked warm starts with this same method, so the update steps learn
-        to refine exactly what the Fitter hands them.
+        Joint rotations and shape are ``w * previous + (1 - w) * init network`` with
+        ``w = config.warm_blend``; global orientation and position come from the init
+        network alone. Why:
+
+        * carrying the previous global orientation and position over drifted along
+          sequences (MPJPE 145 mm against 96 mm for this hybrid on the benchmark's val
+          sequences in session 1; PA-MPJPE 90 against 77 mm with session-3 weights): a
+          moving person's orientation and depth change the most between frames, while the
+          init network estimates them well from one frame;
+        * the blend is a cheap temporal filter: the previous fit and the current frame's
+          estimate err differently, and the init network's joint rotations agree with its
+          own orientation. With 0.8, 2 warm steps beat a 4-step cold fit on the benchmark
+          sequences, where the previous fit alone (1.0) trailed it (``docs/fitting.md``).
+
+        Axis-angle values are blended linearly: both are estimates of the same joint
+        rotation, near each other and far from the wrap at pi. Training builds its tracked
+        warm starts with this same method, so the update steps learn to refine exactly
+        what the Fitter hands them.
         """
         fresh = self.initial_state(obs)
-        return BodyState(orient6d=fresh.orient6d, body_pose=body_pose, betas=betas,
-                         root=fresh.root)
+        w = self.config.warm_blend
+        return BodyState(orient6d=fresh.orient6d,
+                         body_pose=w * body_pose + (1.0 - w) * fresh.body_pose,
+                         betas=w * betas + (1.0 - w) * fresh.betas, root=fresh.root)
 
     def update(self, obs_features: torch.Tensor, state: BodyState,
                grad: BodyGradient) -> BodyState:

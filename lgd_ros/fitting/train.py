@@ -95,6 +95,7 @@ class TrainConfig:
     warm_steps: int = 2
     warm_fraction: float = 0.4
     tracked_fraction: float = 0.6
+    warm_blend: float = 0.8
     tracked_history: int = 4
     max_frame_gap: int = 2
     second_order: bool = False
@@ -132,7 +133,7 @@ def _network_config(config: TrainConfig, num_keypoints: int, num_betas: int) -> 
         num_keypoints=num_keypoints, num_betas=num_betas, width=config.width,
         init_width=config.init_width,
         num_blocks=config.num_blocks, dropout=config.dropout, steps=config.steps,
-        warm_steps=config.warm_steps,
+        warm_steps=config.warm_steps, warm_blend=config.warm_blend,
     )
 
 
@@ -280,6 +281,8 @@ def train(
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
         raise TrainingError(f"cannot use device {config.device!r}: {exc}") from exc
+    if not 0.0 <= config.warm_blend <= 1.0:
+        raise TrainingError(f"warm_blend must be in [0, 1], got {config.warm_blend}")
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     body_model = body_model.to(device)
@@ -448,8 +451,9 @@ def train(
 
 
 def _structure(config: NetworkConfig) -> dict[str, int | float]:
-    """The config fields that shape the parameters (not the default step counts)."""
-    return {k: v for k, v in config.to_dict().items() if k not in ("steps", "warm_steps")}
+    """The config fields that shape the parameters (not step counts or the warm blend)."""
+    return {k: v for k, v in config.to_dict().items()
+            if k not in ("steps", "warm_steps", "warm_blend")}
 
 
 def _training_starts(
@@ -616,6 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of the warm starts taken from the network's own fit of a "
                              "neighbouring frame; the rest start from a perturbed truth "
                              "(default %(default)s)")
+    parser.add_argument("--warm-blend", type=float, default=defaults.warm_blend,
+                        help="weight of the previous fit's joint rotations and shape in a warm "
+                             "start, the rest from the init network (default %(default)s; "
+                             "stored in the weights)")
     parser.add_argument("--tracked-history", type=int, default=defaults.tracked_history,
                         help="most earlier frames a tracked warm start has been fitted on "
                              "(default %(default)s)")
@@ -661,7 +669,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         TrainConfig(), fmt=args.fmt, iterations=args.iterations, batch_size=args.batch_size,
         lr=args.lr, width=args.width, init_width=args.init_width, num_blocks=args.blocks, dropout=args.dropout,
         steps=args.steps, warm_steps=args.warm_steps, warm_fraction=args.warm_fraction,
-        tracked_fraction=args.tracked_fraction, tracked_history=args.tracked_history,
+        tracked_fraction=args.tracked_fraction, warm_blend=args.warm_blend,
+        tracked_history=args.tracked_history,
         max_frame_gap=args.max_frame_gap,
         second_order=args.second_order, ema_decay=args.ema, seed=args.seed, device=args.device,
         threads=args.threads, max_minutes=args.max_minutes, checkpoint_every=args.checkpoint_every, val_every=args.val_every,

@@ -77,6 +77,8 @@ def test_weight_average_is_what_is_saved(tmp_path: Path, body_model, train_poses
     train(replace(TINY, iterations=4, ema_decay=0.5), data, body_model, tmp_path / "ema.pt", resume=True,
           progress=False)
     assert torch.load(tmp_path / "ema.pt.ckpt", weights_only=False)["iteration"] == 4
+    with pytest.raises(TrainingError, match="warm_blend"):
+        train(replace(TINY, warm_blend=1.5), data, body_model, tmp_path / "bad.pt", progress=False)
     with pytest.raises(TrainingError, match="ema_decay"):
         train(replace(TINY, ema_decay=1.0), data, body_model, tmp_path / "bad.pt", progress=False)
 

@@ -81,3 +81,17 @@ def test_format_without_shipped_weights_names_the_command(body_model, tmp_path, 
     monkeypatch.setattr(fitter_module, "default_weights_path", lambda fmt: tmp_path / f"lgd_{fmt}.pt")
     with pytest.raises(WeightsError, match="--fmt body25"):
         Fitter.load(body_model=body_model, fmt="body25")
+
+
+def test_files_from_before_the_warm_blend_keep_their_warm_start(tmp_path: Path,
+                                                                 body_model) -> None:
+    """A weights file without ``warm_blend`` was trained to start from the previous fit
+    alone, so it loads with 1.0."""
+    path = tmp_path / "w.pt"
+    _write(path, body_model.fingerprint)
+    payload = torch.load(path, weights_only=True)
+    del payload["network"]["warm_blend"]
+    torch.save(payload, path)
+    network, meta = load_weights(path, expected_fingerprint=body_model.fingerprint,
+                                 expected_format="coco17")
+    assert meta.network.warm_blend == 1.0 and network.config.warm_blend == 1.0
