@@ -212,14 +212,16 @@ class Fitter:
     ) -> None:
         self.device = torch.device(device) if device is not None else body_model_device(body_model)
         self.body_model = body_model.to(self.device)
-        self.network = network.to(self.device).eval()
+        self.dtype = next(iter(self.body_model.buffers())).dtype
+        # The networks follow the body model's precision: a float64 body model gives a
+        # float64 fit (a reference for checking float32 and exported fits).
+        self.network = network.to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.network.parameters():
             parameter.requires_grad_(False)
         self.meta = meta
         self.options = options
         self.layer = self.body_model.keypoint_layer(meta.keypoint_format)
         self.objective = ReprojectionObjective(self.body_model, meta.keypoint_format)
-        self.dtype = next(iter(self.body_model.buffers())).dtype
         self._available = self.layer.available.to(self.device)
 
     @classmethod

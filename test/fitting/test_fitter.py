@@ -65,6 +65,33 @@ def test_warm_start_from_previous_fit(fitter: Fitter, views) -> None:
     assert bool(warm.success.all() | ~cold.success.all())
 
 
+def test_warm_start_blends_previous_fit_and_init_network(fitter: Fitter, views) -> None:
+    """Joint rotations and shape are the weights' blend of the previous fit and the init
+    network's estimate; orientation and position are the init network's."""
+    from dataclasses import replace
+
+    from lgd_ros.fitting.networks import LGDNetwork
+    from lgd_ros.fitting.observation import normalize_keypoints
+
+    kp, conf, k = views.keypoints_px[:4], views.confidence[:4], views.intrinsics[:4]
+    previous = fitter.fit(kp, conf, k)
+    obs = normalize_keypoints(kp, conf, k, fitter.layer.available)
+    w = fitter.network.config.warm_blend
+    assert 0.0 < w < 1.0  # the shipped weights blend
+    with torch.no_grad():
+        fresh = fitter.network.initial_state(obs)
+        start = fitter.network.warm_state(obs, previous.pose[:, 3:], previous.betas)
+        torch.testing.assert_close(start.body_pose,
+                                   w * previous.pose[:, 3:] + (1 - w) * fresh.body_pose)
+        torch.testing.assert_close(start.betas, w * previous.betas + (1 - w) * fresh.betas)
+        torch.testing.assert_close(start.root, fresh.root)
+        torch.testing.assert_close(start.orient6d, fresh.orient6d)
+        alone = LGDNetwork(replace(fitter.network.config, warm_blend=1.0))
+        alone.load_state_dict(fitter.network.state_dict())
+        kept = alone.warm_state(obs, previous.pose[:, 3:], previous.betas)
+    assert torch.equal(kept.body_pose, previous.pose[:, 3:])
+
+
 def test_missing_keypoints_and_numpy_inputs(fitter: Fitter, views) -> None:
     kp = views.keypoints_px[:2].clone()
     conf = views.confidence[:2].clone()
