@@ -200,9 +200,9 @@ class LGDNetwork(nn.Module):
 
         * carrying the previous global orientation and position over drifted along
           sequences (MPJPE 145 mm against 96 mm for this hybrid on the benchmark's val
-          sequences in session 1; PA-MPJPE 90 against 77 mm with session-3 weights): a
-          moving person's orientation and depth change the most between frames, while the
-          init network estimates them well from one frame;
+          sequences in session 1; PA-MPJPE 90 against 72 mm with a session-3 training
+          checkpoint, 2 warm steps): a moving person's orientation and depth change the
+          most between frames, while the init network estimates them well from one frame;
         * the blend is a cheap temporal filter: the previous fit and the current frame's
           estimate err differently, and the init network's joint rotations agree with its
           own orientation. With 0.8, 2 warm steps beat a 4-step cold fit on the benchmark

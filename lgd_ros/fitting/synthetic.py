@@ -103,7 +103,6 @@ class SyntheticBatch:
     clean_px: torch.Tensor
     usable: torch.Tensor
 
-
     @classmethod
     def concatenate(cls, parts: list[SyntheticBatch]) -> SyntheticBatch:
         """One batch of ``parts``' samples, in order."""
@@ -144,9 +143,9 @@ def sample_batch(
         view_groups: ``[B]`` int64 group of every sample, numbered from 0: samples of one
             group share camera, body shape, mirroring and placement (depth from the
             group's first sample), as ``share_view`` does for the whole batch. Training
-            uses it for pairs of neighbouring frames (a previous frame and the current
-            one). Pose augmentation is off for grouped samples, since it would differ
-            between the frames of a group.
+            uses it for runs of neighbouring frames (:func:`sample_frame_runs`). Pose
+            augmentation is off for grouped samples, since it would differ between the
+            frames of a group.
     """
     dtype, device = poses.dtype, poses.device
     b = batch_size

@@ -33,7 +33,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -492,8 +492,8 @@ def _training_starts(
     start = perturbed_state(batch, obs, gen, scale=scale).where(warm, network.initial_state(obs))
     if earlier:
         tail = slice(untracked, b)
-        tail_obs = KeypointObservation(*(getattr(obs, f)[tail] for f in (
-            "rays", "weights", "box_centre", "box_scale", "num_valid")))
+        tail_obs = KeypointObservation(*(getattr(obs, f.name)[tail]
+                                         for f in fields(KeypointObservation)))
         followed = tracked_start(network, objective, earlier, tail_obs, available,
                                  warm_steps=config.warm_steps)
         start = BodyState(*(torch.cat([a[:untracked], c]) for a, c in zip(
