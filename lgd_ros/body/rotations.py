@@ -58,13 +58,18 @@ def _rodrigues_constants(
     dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``[3, 9]`` skew basis and ``[9]`` flat identity, cached per dtype/device (creating
-    small tensors costs more than using them at batch 1)."""
+    small tensors costs more than using them at batch 1).
+
+    Made outside inference mode even when first asked for inside it (a fit): an inference
+    tensor in the cache would break every later autograd use (training, gradient checks).
+    """
     key = (dtype, device)
     if key not in _CONSTANTS:
-        _CONSTANTS[key] = (
-            torch.tensor(_SKEW_BASIS, dtype=dtype, device=device),
-            torch.tensor(_IDENTITY_FLAT, dtype=dtype, device=device),
-        )
+        with torch.inference_mode(False):
+            _CONSTANTS[key] = (
+                torch.tensor(_SKEW_BASIS, dtype=dtype, device=device),
+                torch.tensor(_IDENTITY_FLAT, dtype=dtype, device=device),
+            )
     return _CONSTANTS[key]
 
 

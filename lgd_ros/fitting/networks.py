@@ -143,15 +143,20 @@ _MEMBERSHIP_CACHE: dict[tuple[tuple[int, ...], torch.dtype, torch.device], torch
 
 
 def _group_membership(sizes: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """``[sum(sizes), len(sizes)]`` 0/1 matrix: column g marks the entries of group g."""
+    """``[sum(sizes), len(sizes)]`` 0/1 matrix: column g marks the entries of group g.
+
+    Cached, and made outside inference mode so that a matrix first built during a fit
+    still serves training (see :func:`lgd_ros.body.rotations._rodrigues_constants`).
+    """
     key = (sizes, like.dtype, like.device)
     cached = _MEMBERSHIP_CACHE.get(key)
     if cached is None:
-        cached = torch.zeros(sum(sizes), len(sizes), dtype=like.dtype, device=like.device)
-        start = 0
-        for group, size in enumerate(sizes):
-            cached[start:start + size, group] = 1.0
-            start += size
+        with torch.inference_mode(False):
+            cached = torch.zeros(sum(sizes), len(sizes), dtype=like.dtype, device=like.device)
+            start = 0
+            for group, size in enumerate(sizes):
+                cached[start:start + size, group] = 1.0
+                start += size
         _MEMBERSHIP_CACHE[key] = cached
     return cached
 

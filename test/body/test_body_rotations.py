@@ -99,3 +99,16 @@ def test_shape_errors() -> None:
         rotations.axis_angle_to_matrix(torch.zeros(4, 4))
     with pytest.raises(BodyInputError, match="floating point"):
         rotations.axis_angle_to_matrix(torch.zeros(4, 3, dtype=torch.long))
+
+
+def test_constants_first_made_in_a_fit_still_serve_autograd() -> None:
+    """The cached Rodrigues constants may be created inside ``inference_mode`` (a fit); a
+    later autograd use (training, gradient checks) must still work."""
+    dtype = torch.float64
+    for key in [k for k in rotations._CONSTANTS if k[0] == dtype]:
+        del rotations._CONSTANTS[key]
+    with torch.inference_mode():
+        rotations.axis_angle_to_matrix(torch.zeros(1, 3, dtype=dtype))
+    axis_angle = torch.full((2, 3), 0.3, dtype=dtype, requires_grad=True)
+    rotations.axis_angle_to_matrix(axis_angle).sum().backward()
+    assert axis_angle.grad is not None and torch.isfinite(axis_angle.grad).all()
