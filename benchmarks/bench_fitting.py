@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                               share_view=True)
             kp, conf = degrade(sb, condition, seq_gen)
             cold = fitter.fit(kp, conf, sb.intrinsics)
-            cold_parts.append((cold.select(slice(1, None)), _slice(sb, slice(1, None))))
+            cold_parts.append((cold.select(slice(1, None)), sb.select(slice(1, None))))
             for steps in range(1, max_steps + 1):
                 prev = cold.select(0)
                 fits = []
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                                       init=prev, steps=steps)
                     fits.append(prev)
                 per_steps.setdefault(steps, []).append(
-                    (FitResult.concatenate(fits), _slice(sb, slice(1, None))))
+                    (FitResult.concatenate(fits), sb.select(slice(1, None))))
         if not seqs:
             break
         res, sb_all = _join(cold_parts)
@@ -247,16 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _slice(batch: SyntheticBatch, index: slice) -> SyntheticBatch:
-    values = {k: v[index] for k, v in batch.__dict__.items()}
-    return SyntheticBatch(**values)
-
-
 def _join(parts: list[tuple[FitResult, SyntheticBatch]]) -> tuple[FitResult, SyntheticBatch]:
-    results = FitResult.concatenate([p[0] for p in parts])
-    fields = parts[0][1].__dict__.keys()
-    batch = SyntheticBatch(**{k: torch.cat([p[1].__dict__[k] for p in parts]) for k in fields})
-    return results, batch
+    return (FitResult.concatenate([p[0] for p in parts]),
+            SyntheticBatch.concatenate([p[1] for p in parts]))
 
 
 def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: SyntheticBatch,

@@ -103,6 +103,10 @@ class SyntheticBatch:
     clean_px: torch.Tensor
     usable: torch.Tensor
 
+    def select(self, index: slice | torch.Tensor) -> SyntheticBatch:
+        """The samples ``index`` picks (a slice, indices or a bool mask)."""
+        return SyntheticBatch(*(getattr(self, f.name)[index] for f in fields(self)))
+
     @classmethod
     def concatenate(cls, parts: list[SyntheticBatch]) -> SyntheticBatch:
         """One batch of ``parts``' samples, in order."""
@@ -151,10 +155,11 @@ def sample_batch(
     b = batch_size
     if share_view:
         view_groups = torch.zeros(b, dtype=torch.long, device=device)
-    grouped = view_groups is not None
     if view_groups is not None and view_groups.shape != (b,):
         raise ValueError(f"view_groups must be [{b}], got {tuple(view_groups.shape)}")
     num_views = int(view_groups.max()) + 1 if view_groups is not None else b
+    # Index of each group's first sample: its shape and depth are the group's.
+    first = _first_of_group(view_groups, num_views) if view_groups is not None else None
 
     def per_view(values: torch.Tensor) -> torch.Tensor:
         """Spread ``[num_views, ...]`` draws over the batch."""
@@ -173,7 +178,7 @@ def sample_batch(
     flip = per_view(torch.rand(num_views, generator=gen, device=device)
                     < config.mirror_probability)
     pose = torch.where(flip[:, None], mirror_pose(pose), pose)
-    if config.augment and not clean and not grouped:
+    if config.augment and not clean and view_groups is None:
         # Limb recombination and joint-limit-aware noise: the corpus has few subjects.
         augmented = augment_poses(pose, gen, recombine_prob=config.recombine_probability,
                                   perturb_std_deg=config.perturb_std_deg,
@@ -186,7 +191,7 @@ def sample_batch(
     # Camera rotation: world y-up -> optical frame (pi about x), the person's heading about
     # world y, then the camera's elevation (about its x) and roll (about its z).
     if view_groups is not None:
-        betas = betas[_first_of_group(view_groups, num_views)][view_groups].clone()
+        betas = betas[first][view_groups].clone()
     heading = view_u(-math.pi, math.pi)
     zeros = torch.zeros_like(heading)
     world_to_cam = axis_angle_to_matrix(
@@ -223,7 +228,7 @@ def sample_batch(
     rel = out.keypoints - rest_pelvis[:, None]
     extent = (rel[..., :2].amax(dim=1) - rel[..., :2].amin(dim=1)).amax(dim=-1).clamp(min=0.3)
     if view_groups is not None:
-        extent = extent[_first_of_group(view_groups, num_views)][view_groups]
+        extent = extent[first][view_groups]
     fraction = view_u(*config.person_height_fraction)
     depth = (fy * extent / (fraction * height)).clamp(0.5, 60.0)
     u0 = width * view_u(*config.pelvis_u_range)
@@ -330,8 +335,7 @@ def sample_frame_runs(
     groups = torch.arange(batch_size, device=poses.device).repeat(length)
     views = sample_batch(poses, layer, length * batch_size, gen, config, num_betas=num_betas,
                          indices=runs.flatten(), view_groups=groups)
-    return [SyntheticBatch(*(getattr(views, f.name)[i * batch_size:(i + 1) * batch_size]
-                             for f in fields(SyntheticBatch))) for i in range(length)]
+    return [views.select(slice(i * batch_size, (i + 1) * batch_size)) for i in range(length)]
 
 
 def _first_of_group(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
