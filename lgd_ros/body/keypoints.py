@@ -246,6 +246,21 @@ class KeypointLayer(torch.nn.Module):
         keypoints = all_points.index_select(1, self.gather_index) + offset
         return KeypointOutput(keypoints=keypoints, joints=joints + offset)
 
+    def points_and_rotations(
+        self, pose: torch.Tensor, betas: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keypoints ``[B, K, 3]``, joints ``[B, 24, 3]`` (no translation) and the global
+        rotations ``[B, 25, 3, 3]`` (24 joints, then an identity slot).
+
+        For code that writes out gradients of the kinematic chain (the fitting objective):
+        it needs the global rotations this pass computes anyway, and computing them a
+        second time cost about a tenth of a batch-1 fit. Plain tensor operations
+        (differentiable by autograd, exportable); the inputs are not checked, unlike
+        :meth:`forward`.
+        """
+        all_points, joints, saved = self._points(pose, betas)
+        return all_points.index_select(1, self.gather_index), joints, saved.slots
+
     # ------------------------------------------------------------------------ internals
 
     def _points(

@@ -39,10 +39,7 @@ import torch
 from torch import nn
 
 from lgd_ros.body import BodyModel
-from lgd_ros.body.camera import project_points
 from lgd_ros.body.formats import KeypointFormat, get_keypoint_format
-from lgd_ros.body.kinematics import global_rotations, kinematic_tables
-from lgd_ros.body.rotations import axis_angle_to_matrix
 from lgd_ros.body.skeleton import NUM_JOINTS, SMPL_PARENTS
 from lgd_ros.fitting.observation import KeypointObservation
 from lgd_ros.fitting.state import BodyState, root_to_pelvis, rotation_6d_to_matrix
@@ -114,11 +111,12 @@ def _place(keypoints0: torch.Tensor, joints0: torch.Tensor, state: BodyState,
 def normalized_projection(points: torch.Tensor) -> torch.Tensor:
     """``[B, N, 3]`` camera-frame points -> ``[B, N, 2]`` normalised image coordinates.
 
-    Uses the one projection module with identity intrinsics; depth is clamped to
-    ``MIN_DEPTH`` first so points behind the camera give a large, finite error.
+    ``(x / z, y / z)``, what :func:`lgd_ros.body.camera.project_points` gives with identity
+    intrinsics, written out because every fitting step calls it (building ``K = I`` and
+    checking it cost more than the division at batch 1). Depth is clamped to ``MIN_DEPTH``
+    first so points behind the camera give a large, finite error.
     """
-    eye = torch.eye(3, dtype=points.dtype, device=points.device)
-    return project_points(points, eye, min_depth=MIN_DEPTH)
+    return points[..., :2] / points[..., 2:].clamp(min=MIN_DEPTH)
 
 
 def _error_terms(
@@ -170,14 +168,9 @@ class ReprojectionObjective(nn.Module):
     follows ``.to(device)``.
     """
 
-    subtree: torch.Tensor
-    chain: torch.Tensor
-    bone_shapedirs: torch.Tensor
-    landmark_shapedirs: torch.Tensor
-    keypoint_joint: torch.Tensor
-    parent_index: torch.Tensor
-    identity: torch.Tensor
-    doubling_steps: torch.Tensor
+    subtree_and_bones: torch.Tensor
+    beta_directions: torch.Tensor
+    local_frame_index: torch.Tensor
 
     def __init__(self, body_model: BodyModel, fmt: str | KeypointFormat) -> None:
         super().__init__()
@@ -225,22 +218,18 @@ class ReprojectionObjective(nn.Module):
         for i in range(1, NUM_JOINTS):
             bone_dirs[i] = joint_dirs[i] - joint_dirs[parents[i]]
         parent_index = [p if p >= 0 else NUM_JOINTS for p in parents]  # root -> identity slot
-        tables = kinematic_tables(tuple(parents))
 
         def buf(name: str, value: torch.Tensor) -> None:
             self.register_buffer(name, value.to(device=device, dtype=dtype), persistent=False)
 
-        buf("subtree", subtree)
-        buf("chain", chain)
-        buf("bone_shapedirs", bone_dirs)
-        buf("landmark_shapedirs", landmark_dirs)
-        buf("identity", torch.eye(3, dtype=torch.float64)[None, None])
-        self.register_buffer("keypoint_joint", torch.tensor(keypoint_joint, device=device),
-                             persistent=False)
-        self.register_buffer("parent_index", torch.tensor(parent_index, device=device),
-                             persistent=False)
-        self.register_buffer("doubling_steps", torch.tensor(tables.doubling_steps,
-                                                            dtype=torch.long, device=device),
+        # Rows 0-23: subtree[j, k]; rows 24-47: chain^T[i, k] (keypoint k hangs below bone i).
+        buf("subtree_and_bones", torch.cat([subtree, chain.T], dim=0))
+        # d(bone_i, landmark offset_k)/d(betas), matching the rows of the local forces.
+        buf("beta_directions", torch.cat([bone_dirs, landmark_dirs]).reshape(-1, num_betas))
+        # Rotation slot giving each local frame: joints, then bones (their parent joint;
+        # the root's parent is the identity slot), then keypoints (their joint).
+        frames = list(range(NUM_JOINTS)) + parent_index + keypoint_joint
+        self.register_buffer("local_frame_index", torch.tensor(frames, device=device),
                              persistent=False)
 
     def pose(self, state: BodyState, obs: KeypointObservation) -> PosedBody:
@@ -260,8 +249,9 @@ class ReprojectionObjective(nn.Module):
         """
         batch = state.body_pose.shape[0]
         zeros = state.body_pose.new_zeros(batch, 3)
-        out = self.layer(torch.cat([zeros, state.body_pose], dim=-1), state.betas, zeros)
-        posed = _place(out.keypoints, out.joints, state, obs, with_joints=False)
+        keypoints0, joints0, rotation_slots = self.layer.points_and_rotations(
+            torch.cat([zeros, state.body_pose], dim=-1), state.betas)
+        posed = _place(keypoints0, joints0, state, obs, with_joints=False)
         projected, residual, error = _error_terms(posed.keypoints, obs)
 
         # g_k = dE/dY_k for Y = (x, y, z), pi = (x, y) / z:
@@ -285,27 +275,21 @@ class ReprojectionObjective(nn.Module):
         # Global orientation: torque about the pelvis in the camera frame.
         grad_orient = _cross(posed.keypoints - posed.pelvis[:, None], grad_points).sum(dim=1)
 
-        # Body joints, in the zero-orientation frame of the layer: g'_k = R^T g_k.
+        # Body joints, in the zero-orientation frame of the layer: g'_k = R^T g_k. One
+        # product gives the subtree sums of moments X0_k x g'_k and of forces g'_k per
+        # joint, and the forces on each bone (the keypoints below it).
         grad_body_frame = grad_points @ posed.rotation  # rows: (R^T g)^T
-        local = axis_angle_to_matrix(state.body_pose.reshape(batch, NUM_JOINTS - 1, 3))
-        local = torch.cat([self.identity.expand(batch, 1, 3, 3), local], dim=1)
-        rotations = global_rotations(local, self.doubling_steps, self.identity)  # [B,24,3,3]
-        moments = _cross(out.keypoints, grad_body_frame)  # X0_k x g'_k
-        sum_moments = self.subtree @ moments  # [B, 24, 3]
-        sum_forces = self.subtree @ grad_body_frame  # [B, 24, 3]
-        torque = sum_moments - _cross(out.joints, sum_forces)
-        local_grad = (rotations.transpose(-1, -2) @ torque[..., None]).squeeze(-1)
-        grad_body = local_grad[:, 1:].reshape(batch, -1)
-
+        sums = self.subtree_and_bones @ torch.cat(
+            [_cross(keypoints0, grad_body_frame), grad_body_frame], dim=-1)  # [B, 48, 6]
+        torque = sums[:, :NUM_JOINTS, :3] - _cross(joints0, sums[:, :NUM_JOINTS, 3:])
+        bone_force = sums[:, NUM_JOINTS:, 3:]
+        # Into local frames, in one batched product v^T G = (G^T v)^T: each joint's torque
+        # (G_j), each bone's force (G_parent) and each keypoint's force (G of its joint).
+        local = (torch.cat([torque, bone_force, grad_body_frame], dim=1)[..., None, :]
+                 @ rotation_slots[:, self.local_frame_index]).squeeze(-2)  # [B, 48 + K, 3]
+        grad_body = local[:, 1:NUM_JOINTS].reshape(batch, -1)
         # Betas: bones along each keypoint's chain plus the landmark's own offset.
-        with_identity = torch.cat([rotations, self.identity.expand(batch, 1, 3, 3)], dim=1)
-        parent_rot = with_identity[:, self.parent_index]  # [B, 24, 3, 3]
-        bone_force = self.chain.transpose(0, 1) @ grad_body_frame  # [B, 24, 3]
-        bone_local = (parent_rot.transpose(-1, -2) @ bone_force[..., None]).squeeze(-1)
-        grad_betas = torch.einsum("bic,icn->bn", bone_local, self.bone_shapedirs)
-        kp_rot = rotations[:, self.keypoint_joint]  # [B, K, 3, 3]
-        kp_local = (kp_rot.transpose(-1, -2) @ grad_body_frame[..., None]).squeeze(-1)
-        grad_betas = grad_betas + torch.einsum("bkc,kcn->bn", kp_local, self.landmark_shapedirs)
+        grad_betas = local[:, NUM_JOINTS:].reshape(batch, -1) @ self.beta_directions
         return error, BodyGradient(orient=grad_orient, body_pose=grad_body, betas=grad_betas,
                                    root=grad_root)
 
