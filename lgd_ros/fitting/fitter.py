@@ -218,6 +218,9 @@ class Fitter:
         self.network = network.to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.network.parameters():
             parameter.requires_grad_(False)
+        # What fit() runs: the same weights with the MLPs as frozen graphs (faster at
+        # batch 1). self.network stays the plain module (export, fingerprints).
+        self._inference_network = self.network.frozen_for_inference()
         self.meta = meta
         self.options = options
         self.layer = self.body_model.keypoint_layer(meta.keypoint_format)
@@ -314,7 +317,8 @@ class Fitter:
     def _warm_state(self, init: FitResult, obs: KeypointObservation) -> BodyState:
         """Start of a warm fit from previous fits (see :meth:`LGDNetwork.warm_state`)."""
         pose = init.pose.to(self.device, self.dtype)
-        return self.network.warm_state(obs, pose[:, 3:], init.betas.to(self.device, self.dtype))
+        return self._inference_network.warm_state(obs, pose[:, 3:],
+                                                  init.betas.to(self.device, self.dtype))
 
     def fit(
         self,
@@ -348,7 +352,7 @@ class Fitter:
         with torch.inference_mode():
             obs = normalize_keypoints(kp, conf, k_mat, self._available)
             start = self._warm_state(init, obs) if init is not None else None
-            states, _ = self.network(obs, self.objective, steps, init=start)
+            states, _ = self._inference_network(obs, self.objective, steps, init=start)
             final = states[-1]
             posed = self.objective.pose(final, obs)
             result = make_fit_result(final, posed, obs, kp, k_mat, steps=steps, fmt=self.fmt,
