@@ -92,6 +92,27 @@ def test_warm_start_blends_previous_fit_and_init_network(fitter: Fitter, views) 
     assert torch.equal(kept.body_pose, previous.pose[:, 3:])
 
 
+def test_fit_runs_the_plain_network_exactly(fitter: Fitter, views) -> None:
+    """fit() runs frozen TorchScript copies of the MLPs: same numbers as the plain network,
+    which stays what export and fingerprints use."""
+    from lgd_ros.fitting.observation import normalize_keypoints
+
+    kp, conf, k = views.keypoints_px[:4], views.confidence[:4], views.intrinsics[:4]
+    assert isinstance(fitter._inference_network.update_net, torch.jit.ScriptModule)
+    assert not isinstance(fitter.network.update_net, torch.jit.ScriptModule)
+    cold = fitter.fit(kp, conf, k)
+    warm = fitter.fit(kp, conf, k, init=cold)
+    obs = normalize_keypoints(kp, conf, k, fitter.layer.available)
+    with torch.no_grad():
+        states, _ = fitter.network(obs, fitter.objective, fitter.default_steps)
+        start = fitter.network.warm_state(obs, cold.pose[:, 3:], cold.betas)
+        warm_states, _ = fitter.network(obs, fitter.objective, fitter.default_warm_steps,
+                                        init=start)
+    assert torch.equal(cold.pose[:, 3:], states[-1].body_pose)
+    assert torch.equal(cold.betas, states[-1].betas)
+    assert torch.equal(warm.pose[:, 3:], warm_states[-1].body_pose)
+
+
 def test_missing_keypoints_and_numpy_inputs(fitter: Fitter, views) -> None:
     kp = views.keypoints_px[:2].clone()
     conf = views.confidence[:2].clone()
