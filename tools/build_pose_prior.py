@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-poses", type=int, default=20000,
                         help="random subset size (EM cost grows linearly)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--regularization", type=float, default=1e-3,
+                        help="added to each covariance diagonal, rad^2 (default %(default)s)")
     parser.add_argument("--corpus", default=None, help="pose corpus file (default: shipped)")
     parser.add_argument("--out", type=Path,
                         default=REPO / "lgd_ros" / "fitting" / "data" / "pose_prior_gmm.npz")
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if body.shape[0] > args.max_poses:
         body = body[rng.choice(body.shape[0], args.max_poses, replace=False)]
     weights, means, covs = fit_gaussian_mixture(body, args.components,
-                                                iterations=args.iterations, seed=args.seed)
+                                                iterations=args.iterations, seed=args.seed,
+                                                regularization=args.regularization)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         args.out, weights=weights.astype(np.float64), means=means.astype(np.float32),
