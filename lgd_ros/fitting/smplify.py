@@ -54,13 +54,18 @@ class SmplifyConfig:
     2D error (10 px); 0.15 gave 96 mm but a 16 px 2D error and 6% failed fits. A prior
     with 10x the covariance regularisation (``tools/build_pose_prior.py --regularization
     0.01``) scored within 1-2 mm of the shipped one, so the shipped prior keeps 1e-3.
+    With that prior the old schedule (40/40/40/60 iterations, learning rate 0.03) no
+    longer converged: on 256 held-out coco17 views (clean / 5 px noise / 20% dropped) it
+    gave PA-MPJPE 88 / 99 / 106 mm, twice the iterations 79 / 95 / 98, three times at
+    learning rate 0.05 76 / 92 / 95, four times 77 / 92 / 95. The schedule below is that
+    converged one, so the benchmark compares with the optimiser's best, not its budget.
     """
 
-    stage_iterations: tuple[int, ...] = (40, 40, 40, 60)
+    stage_iterations: tuple[int, ...] = (120, 120, 120, 180)
     pose_prior_weights: tuple[float, ...] = (0.0, 1e-3, 3e-4, 1e-4)
     shape_weights: tuple[float, ...] = (0.0, 1e-3, 3e-4, 1e-4)
     bend_weights: tuple[float, ...] = (0.0, 1e-3, 3e-4, 1e-4)
-    learning_rate: float = 0.03
+    learning_rate: float = 0.05
     robust_sigma: float = 0.2
     torso_length_m: float | None = None
 
