@@ -23,6 +23,7 @@ from lgd_ros.data.corpus import (
     save_pose_corpus,
 )
 from lgd_ros.data.deepmimic import load_deepmimic
+from lgd_ros.data.dm_control import load_dm_control_clips, read_envpool_mocap
 from lgd_ros.data.errors import (
     CorpusError,
     DataError,
@@ -57,11 +58,13 @@ __all__ = [
     "load_asf_amc",
     "load_bvh",
     "load_deepmimic",
+    "load_dm_control_clips",
     "load_motion_file",
     "load_pose_corpus",
     "merge_corpora",
     "parse_amc",
     "parse_asf",
     "parse_bvh",
+    "read_envpool_mocap",
     "save_pose_corpus",
 ]
