@@ -23,7 +23,7 @@ with ``U`` the fixed rotation (+90 degrees about x) that stands the y-up model u
 the z-up world; ``R(q_root[t]) = U`` is a person standing facing -y. The bodies carry the
 ASF bone names, so :data:`lgd_ros.data.acclaim.CMU_SMPL_JOINT_MAP` says which drives
 which SMPL joint, and :func:`lgd_ros.data.retarget.retarget_global_rotations` does the
-rest. The clips are scaled performers (bones 1.2x the MJCF's in the walking clips), which
+rest. The clips are scaled performers (bones 1.2x the MJCF's in clip CMU_016_22), which
 changes no rotation.
 """
 
