@@ -68,6 +68,7 @@ DM_CONTROL_BODY_ORDER: tuple[str, ...] = (
 
 Found from the data: each body sits at a fixed offset, in its MJCF parent's posed frame,
 from that parent (the loader checks this on every clip)."""
+_BODY_ROW = {name: row for row, name in enumerate(DM_CONTROL_BODY_ORDER) if name}
 
 # Limb body -> the body whose origin ends it in the rest pose (the limb's rest direction).
 _LIMB_END = {
@@ -110,8 +111,9 @@ class CmuHumanoidRest:
 
 
 def _quaternion_matrix(wxyz: np.ndarray) -> np.ndarray:
-    q = torch.as_tensor(np.asarray(wxyz, dtype=np.float64))
-    return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True)).numpy()
+    """float64 rotation matrices of quaternions (normalised by ``quaternion_to_matrix``:
+    MJCF writes e.g. ``1 -1 0 0``)."""
+    return quaternion_to_matrix(torch.as_tensor(np.asarray(wxyz, dtype=np.float64))).numpy()
 
 
 def read_envpool_mocap(path: str | Path) -> dict[str, EnvpoolMocapClip]:
@@ -224,11 +226,10 @@ def _check_layout(clip: EnvpoolMocapClip, rest: CmuHumanoidRest, container: Path
     """Each body must sit at its MJCF offset (times one scale) in its parent's posed frame."""
     positions = clip.features["body_positions"].reshape(-1, 31, 3).astype(np.float64)
     quaternions = clip.features["body_quaternions"].reshape(-1, 31, 4)
-    index = {name: i for i, name in enumerate(DM_CONTROL_BODY_ORDER) if name}
     worst = 0.0
     for body, end in (("lfemur", "ltibia"), ("rhumerus", "rradius"), ("upperback", "thorax")):
-        posed = _quaternion_matrix(quaternions[:, index[body]]) @ rest.offset[end]
-        step = positions[:, index[end]] - positions[:, index[body]]
+        posed = _quaternion_matrix(quaternions[:, _BODY_ROW[body]]) @ rest.offset[end]
+        step = positions[:, _BODY_ROW[end]] - positions[:, _BODY_ROW[body]]
         scale = float(np.linalg.norm(step, axis=-1).mean() / np.linalg.norm(rest.offset[end]))
         worst = max(worst, float(np.abs(step - scale * posed).max()))
     if worst > 1e-3:
@@ -264,7 +265,6 @@ def load_dm_control_clips(
     rest = parse_cmu_humanoid_mjcf(mjcf)
     keys = list(clips) if clip_ids is None else list(clip_ids)
     change = world_frame_change((0.0, 0.0, 1.0), _UPRIGHT @ np.array([1.0, 0.0, 0.0]))
-    index = {name: i for i, name in enumerate(DM_CONTROL_BODY_ORDER) if name}
     result = []
     for key in keys:
         if key not in clips:
@@ -290,7 +290,7 @@ def load_dm_control_clips(
             if body is None:
                 continue
             posed = _quaternion_matrix(clip.features["quaternion"] if body == "root"
-                                       else quaternions[:, index[body]])
+                                       else quaternions[:, _BODY_ROW[body]])
             rest_world = _UPRIGHT @ rest.rotation[body]
             source[:, joint] = torch.as_tensor(posed @ rest_world.T)
             driven[joint] = True
