@@ -16,6 +16,11 @@ Prints a markdown table (errors in mm / px, time per fit at batch 1, throughput 
 Usage::
 
     python -m benchmarks.bench_fitting [--fmt coco17] [--num 256] [--write-docs]
+
+A cross-check on other poses: ``--held-out-source cmu_dm_control --weights OLD.pt --prior
+OLD_PRIOR.npz`` evaluates on one corpus source's clips instead of ``val``. Those clips are
+held out only for weights and a prior built before they entered the corpus, so the run is
+refused when either records the current corpus version.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from lgd_ros.data import load_pose_corpus
+from lgd_ros.data import PoseCorpus, load_pose_corpus
 from lgd_ros.fitting import FitResult, Fitter
 from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
+from lgd_ros.fitting.pose_prior import PosePrior
 from lgd_ros.fitting.smplify import SmplifyFitter
 from lgd_ros.fitting.synthetic import SyntheticBatch, sample_batch
 
@@ -134,16 +140,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--write-docs", action="store_true",
                         help="write docs/benchmarks/fitting.md and the plot")
+    parser.add_argument("--held-out-source", default=None, metavar="SOURCE",
+                        help="evaluate on this corpus source's clips instead of the val split "
+                             "(e.g. cmu_dm_control, for weights and a prior from before it "
+                             "entered the corpus)")
+    parser.add_argument("--prior", default=None,
+                        help="the baseline's pose prior file (default: shipped)")
     args = parser.parse_args(argv)
+    if args.write_docs and (args.held_out_source or args.prior):
+        parser.error("--write-docs documents the shipped setup: drop --held-out-source/--prior")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
     fitter = Fitter.load(args.weights, fmt=args.fmt)
     layer = fitter.layer
     available = layer.available
-    baseline = SmplifyFitter(fitter.body_model, args.fmt)
+    prior = None if args.prior is None else PosePrior.load(args.prior)
+    baseline = SmplifyFitter(fitter.body_model, args.fmt, prior=prior)
     corpus = load_pose_corpus()
     val_mask = corpus.split_mask("val")
+    if args.held_out_source is not None:
+        val_mask = held_out_source_mask(corpus, args.held_out_source, fitter.meta.corpus_version,
+                                        prior_corpus_version(args.prior))
     val_poses = corpus.poses[val_mask]
     gen = torch.Generator().manual_seed(args.seed)
     n = args.num
@@ -247,6 +265,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def prior_corpus_version(path: str | None) -> str:
+    """The corpus version a pose prior file was fitted on (``""`` if it does not say)."""
+    from lgd_ros.fitting.pose_prior import default_pose_prior_path
+
+    with np.load(path or default_pose_prior_path()) as data:
+        return str(data["corpus_version"]) if "corpus_version" in data.files else ""
+
+
+def held_out_source_mask(corpus: PoseCorpus, source: str, weights_version: str,
+                         prior_version: str) -> torch.Tensor:
+    """``[N]`` poses of ``source``'s clips; refuses when LGD or the prior trained on them."""
+    in_source = torch.tensor([c.source == source for c in corpus.clips])
+    if not bool(in_source.any()):
+        known = sorted({c.source for c in corpus.clips})
+        raise SystemExit(f"--held-out-source {source}: no such source in {corpus.version} "
+                         f"(sources: {', '.join(known)})")
+    trained = any(c.source == source and c.split == "train" for c in corpus.clips)
+    for what, version in (("the LGD weights record", weights_version),
+                          ("the pose prior records", prior_version)):
+        if trained and version.split("+")[0] == corpus.version:
+            raise SystemExit(f"--held-out-source {source}: {what} {version}, whose "
+                             f"training split holds these clips; give older files "
+                             f"(--weights, --prior) or use the val split")
+    return in_source[corpus.clip_index]
+
+
 def _join(parts: list[tuple[FitResult, SyntheticBatch]]) -> tuple[FitResult, SyntheticBatch]:
     return (FitResult.concatenate([p[0] for p in parts]),
             SyntheticBatch.concatenate([p[1] for p in parts]))
@@ -269,10 +313,13 @@ def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: Synt
 def render(rows: list[Row], fitter: Fitter, base_ms: float, args: argparse.Namespace,
            elapsed: float) -> str:
     base = {r.condition: r for r in rows if r.method == "SMPLify-style"}
+    poses = ("Held-out corpus `val` poses" if args.held_out_source is None else
+             f"Poses of corpus source `{args.held_out_source}` (never seen by these weights, "
+             f"trained on {fitter.meta.corpus_version}, nor by the baseline's prior)")
     lines = [
         f"# Fitting benchmark ({args.fmt})",
         "",
-        (f"Held-out corpus `val` poses, {args.num} random camera views per condition; "
+        (f"{poses}, {args.num} random camera views per condition; "
         f"{len(rows)} rows; {args.sequences} sequences x {args.sequence_length} frames for warm "
         f"starts. Body model `{fitter.body_model.name}`; LGD weights trained for "
         f"`{fitter.meta.keypoint_format}`, {fitter.default_steps} steps by default. "
