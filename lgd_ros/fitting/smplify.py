@@ -49,8 +49,8 @@ class SmplifyConfig:
     weights 1e-6..1e-2, robust scale 0.1..0.6 box units, learning rate 0.03..0.1 and twice
     the iterations): with the first prior (pose corpus v1) the best PA-MPJPE came from the
     prior weights below, scale 0.3, learning rate 0.03 and 40/40/40/60 iterations; more
-    iterations did not help then. With the prior refitted to pose corpus v2 (2.3x the training poses), the
-    robust scale was tuned again (256 held-out noisy coco17 views, prior weights x1/3/10,
+    iterations did not help then. With the prior refitted to pose corpus v2 (2.3x the
+    training poses), the robust scale was tuned again (256 held-out noisy coco17 views, prior weights x1/3/10,
     scale 0.1-0.45): 0.2 gave 98 mm PA-MPJPE against 107 mm at the old 0.3, with the same
     2D error (10 px); 0.15 gave 96 mm but a 16 px 2D error and 6% failed fits. A prior
     with 10x the covariance regularisation (``tools/build_pose_prior.py --regularization
