@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:
 from lgd_ros.data import PoseCorpus, load_pose_corpus
 from lgd_ros.fitting import FitResult, Fitter
 from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
-from lgd_ros.fitting.pose_prior import PosePrior
+from lgd_ros.fitting.pose_prior import PosePrior, default_pose_prior_path
 from lgd_ros.fitting.smplify import SmplifyFitter
 from lgd_ros.fitting.synthetic import SyntheticBatch, sample_batch
 
@@ -267,8 +267,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def prior_corpus_version(path: str | None) -> str:
     """The corpus version a pose prior file was fitted on (``""`` if it does not say)."""
-    from lgd_ros.fitting.pose_prior import default_pose_prior_path
-
     with np.load(path or default_pose_prior_path()) as data:
         return str(data["corpus_version"]) if "corpus_version" in data.files else ""
 
