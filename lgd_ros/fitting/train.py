@@ -25,6 +25,12 @@ iterations next to ``--out`` (``<out>.ckpt``) and ``--resume`` continues from it
 bit-for-bit (model, optimiser, schedule and random generator). The final weights file
 records the body model fingerprint, keypoint format, network config, corpus version,
 settings, training time and held-out (``val`` split) figures.
+
+Poses are drawn uniformly by default, so a source's share of the batches is its share of
+the corpus. ``--source-balance`` flattens that: with balance ``a`` a source of ``n``
+training poses gets a share proportional to ``n ** (1 - a)`` (1 = every source equally
+often). It keeps one large source (v3's 6,654 dm_control walking poses are half the
+corpus) from crowding out the small ones whose motions are otherwise rare.
 """
 
 from __future__ import annotations
@@ -76,6 +82,9 @@ class TrainConfig:
     ``max_frame_gap`` corpus frames from the next (needs clip indices in
     :class:`TrainData`), the rest from a perturbed truth.
 
+    ``source_balance`` in [0, 1] flattens the sources' shares of the draws (see the module
+    docstring); 0 draws every training pose equally often, as before the option existed.
+
     ``ema_decay`` > 0 keeps an exponential moving average of the weights (Polyak
     averaging); validation and the saved weights use the average, which generalises
     better than the last iterate of a noisy small-batch run. 0 = off.
@@ -101,6 +110,7 @@ class TrainConfig:
     second_order: bool = False
     grad_clip: float = 5.0
     ema_decay: float = 0.0
+    source_balance: float = 0.0
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -118,7 +128,9 @@ class TrainData:
 
     ``train_clips`` / ``val_clips`` (``[N]`` int64, optional) name each pose's clip; poses
     of a clip are consecutive and in time order. Without them there are no neighbouring
-    frames, so all warm starts are perturbed truths.
+    frames, so all warm starts are perturbed truths. ``train_sources`` (``[N]`` int64,
+    optional) numbers each training pose's source, named by ``source_names``; source
+    balancing needs it.
     """
 
     train_poses: torch.Tensor
@@ -126,6 +138,43 @@ class TrainData:
     corpus_version: str
     train_clips: torch.Tensor | None = None
     val_clips: torch.Tensor | None = None
+    train_sources: torch.Tensor | None = None
+    source_names: tuple[str, ...] = ()
+
+
+def pose_draw_weights(sources: torch.Tensor | None, balance: float) -> torch.Tensor | None:
+    """``[N]`` relative probability of drawing each training pose, or None for uniform.
+
+    A pose of a source with ``n`` poses weighs ``n ** -balance``, so the source's share
+    is proportional to ``n ** (1 - balance)``: 0 = uniform over poses, 1 = uniform over
+    sources. None for balance 0 keeps the uniform draw's random stream (and so earlier
+    runs) unchanged.
+
+    Raises:
+        TrainingError: ``balance`` outside [0, 1], or > 0 without source numbers.
+    """
+    if not 0.0 <= balance <= 1.0:
+        raise TrainingError(f"source_balance must be in [0, 1], got {balance}")
+    if balance == 0.0:
+        return None
+    if sources is None:
+        raise TrainingError("source_balance > 0 needs the source of every training pose "
+                            "(TrainData.train_sources); load_training_data provides it")
+    counts = torch.bincount(sources)
+    return counts[sources].to(torch.float64) ** -balance
+
+
+def source_shares(sources: torch.Tensor | None, weights: torch.Tensor | None,
+                  names: tuple[str, ...]) -> dict[str, float]:
+    """Each source's expected share of the drawn poses (recorded in the weights file)."""
+    if sources is None:
+        return {}
+    w = torch.ones(sources.shape[0], dtype=torch.float64) if weights is None else weights.cpu()
+    totals = torch.zeros(int(sources.max()) + 1, dtype=torch.float64).index_add_(
+        0, sources.cpu(), w)
+    totals = totals / totals.sum()
+    return {(names[i] if i < len(names) else str(i)): round(float(totals[i]), 4)
+            for i in range(totals.shape[0]) if totals[i] > 0}
 
 
 def _network_config(config: TrainConfig, num_keypoints: int, num_betas: int) -> NetworkConfig:
@@ -294,6 +343,9 @@ def train(
     train_poses = data.train_poses.to(device=device, dtype=torch.float32)
     val_poses = data.val_poses.to(device=device, dtype=torch.float32)
     train_clips = data.train_clips.to(device) if data.train_clips is not None else None
+    draw_weights = pose_draw_weights(data.train_sources, config.source_balance)
+    if draw_weights is not None:
+        draw_weights = draw_weights.to(device)
     val_clips = data.val_clips.to(device) if data.val_clips is not None else None
     available = layer.available.to(device)
 
@@ -367,7 +419,8 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = config.lr * _lr_factor(config, iteration, progress_fraction)
         batch, obs, start, warm = _training_starts(
-            network, objective, config, train_poses, train_clips, layer, available, gen)
+            network, objective, config, train_poses, train_clips, layer, available, gen,
+            draw_weights)
         gt = ground_truth(batch, obs, available)
         states, _ = network(obs, objective, config.steps, init=start,
                             second_order=config.second_order)
@@ -444,6 +497,8 @@ def train(
             "torch": str(torch.__version__),
             "body_model_path": body_model_path or "default",
             "init_from": str(init_from) if init_from is not None else None,
+            "source_shares": source_shares(data.train_sources, draw_weights,
+                                           data.source_names),
         },
         metrics={**metrics, "history": history},
     )
@@ -459,13 +514,21 @@ def _structure(config: NetworkConfig) -> dict[str, int | float]:
 def _training_starts(
     network: LGDNetwork, objective: ReprojectionObjective, config: TrainConfig,
     poses: torch.Tensor, clips: torch.Tensor | None, layer: torch.nn.Module,
-    available: torch.Tensor, gen: torch.Generator,
+    available: torch.Tensor, gen: torch.Generator, draw_weights: torch.Tensor | None = None,
 ) -> tuple[SyntheticBatch, KeypointObservation, BodyState, torch.Tensor]:
     """One training batch, its observation, its start states and its warm mask ``[B]``.
 
     Layout: first the cold and perturbed-warm samples, then the tracked ones (see the
     module docstring); the proportions follow ``warm_fraction`` and ``tracked_fraction``.
+    Poses (the current frames of tracked samples) are drawn with ``draw_weights``
+    (:func:`pose_draw_weights`), uniformly when None.
     """
+
+    def draw(count: int) -> torch.Tensor | None:
+        if draw_weights is None:
+            return None  # the samplers' own uniform draw
+        return torch.multinomial(draw_weights, count, replacement=True, generator=gen)
+
     b = config.batch_size
     device = poses.device
     tracked = 0
@@ -476,14 +539,15 @@ def _training_starts(
     parts = []
     if untracked:
         parts.append(sample_batch(poses, layer, untracked, gen, config.sampler,
-                                  num_betas=network.config.num_betas))
+                                  num_betas=network.config.num_betas, indices=draw(untracked)))
     earlier: list[SyntheticBatch] = []
     if tracked:
         history = int(torch.randint(1, config.tracked_history + 1, (1,), generator=gen,
                                     device=device))
         *earlier, current = sample_frame_runs(
             poses, clips, layer, tracked, gen, config.sampler, length=history + 1,
-            num_betas=network.config.num_betas, max_gap=config.max_frame_gap)
+            num_betas=network.config.num_betas, max_gap=config.max_frame_gap,
+            indices=draw(tracked))
         parts.append(current)
     batch = parts[0] if len(parts) == 1 else SyntheticBatch.concatenate(parts)
     obs = normalize_keypoints(batch.keypoints_px, batch.confidence, batch.intrinsics, available)
@@ -548,6 +612,8 @@ def load_training_data(amass: str | None = None, corpus: str | None = None) -> T
     train_poses, train_clips = _split_with_clips(pose_corpus, "train")
     val_poses, val_clips = _split_with_clips(pose_corpus, "val")
     version = str(pose_corpus.version)
+    names: list[str] = []
+    train_sources = _source_numbers(pose_corpus, train_clips, names)
     if amass is not None:
         amass_corpus = _load_amass_corpus(Path(amass))
         extra_train, extra_train_clips = _split_with_clips(amass_corpus, "train")
@@ -558,9 +624,25 @@ def load_training_data(amass: str | None = None, corpus: str | None = None) -> T
         val_poses = torch.cat([val_poses, extra_val])
         train_clips = torch.cat([train_clips, extra_train_clips + offset])
         val_clips = torch.cat([val_clips, extra_val_clips + offset])
+        train_sources = torch.cat([train_sources,
+                                   _source_numbers(amass_corpus, extra_train_clips, names,
+                                                   prefix="amass/")])
         version += f"+amass({extra_train.shape[0]} train, {extra_val.shape[0]} val poses)"
     return TrainData(train_poses=train_poses, val_poses=val_poses, corpus_version=version,
-                     train_clips=train_clips, val_clips=val_clips)
+                     train_clips=train_clips, val_clips=val_clips, train_sources=train_sources,
+                     source_names=tuple(names))
+
+
+def _source_numbers(corpus: Any, clips: torch.Tensor, names: list[str],
+                    prefix: str = "") -> torch.Tensor:
+    """``[N]`` number of each pose's source in ``names`` (new sources are appended)."""
+    numbers = []
+    for info in corpus.clips:
+        name = prefix + info.source
+        if name not in names:
+            names.append(name)
+        numbers.append(names.index(name))
+    return torch.as_tensor(numbers, dtype=torch.long)[clips]
 
 
 def _split_with_clips(corpus: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -646,6 +728,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ema", type=float, default=defaults.ema_decay, metavar="DECAY",
                         help="keep a moving average of the weights with this decay (e.g. 0.999) and "
                              "save it instead of the last iterate (default 0 = off)")
+    parser.add_argument("--source-balance", type=float, default=defaults.source_balance,
+                        metavar="A",
+                        help="flatten the corpus sources' shares of the drawn poses: a source "
+                             "of n poses gets a share proportional to n**(1-A); 0 = every pose "
+                             "equally often, 1 = every source equally often (default "
+                             "%(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -672,7 +760,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         tracked_fraction=args.tracked_fraction, warm_blend=args.warm_blend,
         tracked_history=args.tracked_history,
         max_frame_gap=args.max_frame_gap,
-        second_order=args.second_order, ema_decay=args.ema, seed=args.seed, device=args.device,
+        second_order=args.second_order, ema_decay=args.ema,
+        source_balance=args.source_balance, seed=args.seed, device=args.device,
         threads=args.threads, max_minutes=args.max_minutes, checkpoint_every=args.checkpoint_every, val_every=args.val_every,
         val_size=args.val_size,
         sampler=replace(SamplerConfig(), noise_px=(0.0, args.max_noise_px),

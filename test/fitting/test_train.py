@@ -221,3 +221,78 @@ def test_init_from_ignores_step_counts(tmp_path: Path, body_model, train_poses,
     second = train(replace(TINY, iterations=1, warm_steps=2), data, body_model,
                    tmp_path / "b.pt", progress=False, init_from=first)
     assert Fitter.load(second, body_model).default_warm_steps == 2
+
+
+def test_source_balance_weights() -> None:
+    """Balance 1 gives every source the same share, 0 keeps the uniform draw."""
+    from lgd_ros.fitting.train import pose_draw_weights, source_shares
+
+    sources = torch.tensor([0] * 90 + [1] * 10)
+    assert pose_draw_weights(sources, 0.0) is None
+    flat = pose_draw_weights(sources, 1.0)
+    assert source_shares(sources, flat, ("big", "small")) == {"big": 0.5, "small": 0.5}
+    half = source_shares(sources, pose_draw_weights(sources, 0.5), ("big", "small"))
+    assert half["big"] == pytest.approx(0.75)  # sqrt(90) : sqrt(10) = 3 : 1
+    assert source_shares(sources, None, ("big", "small")) == {"big": 0.9, "small": 0.1}
+    with pytest.raises(TrainingError, match="in \\[0, 1\\]"):
+        pose_draw_weights(sources, 1.5)
+    with pytest.raises(TrainingError, match="train_sources"):
+        pose_draw_weights(None, 0.5)
+
+
+def test_training_data_names_the_source_of_every_pose() -> None:
+    data = load_training_data()
+    assert data.train_sources is not None
+    assert data.train_sources.shape == (data.train_poses.shape[0],)
+    assert {"deepmimic", "cmu", "cmu_dm_control"} <= set(data.source_names)
+    # Poses of one clip share a source.
+    for clip in data.train_clips.unique()[:5]:
+        assert data.train_sources[data.train_clips == clip].unique().numel() == 1
+
+
+def test_training_starts_draw_only_weighted_poses(body_model) -> None:
+    """Cold, perturbed and tracked samples all come from poses with draw weight > 0:
+    the excluded clip's poses are NaN, and no NaN reaches the batch."""
+    from lgd_ros.fitting.networks import LGDNetwork
+    from lgd_ros.fitting.objective import ReprojectionObjective
+    from lgd_ros.fitting.train import _network_config, _training_starts
+
+    full = load_training_data()
+    clips, counts = full.train_clips.unique(return_counts=True)
+    short = clips[counts < 100][:2]  # two short clips, one to exclude
+    keep = (full.train_clips == short[0]) | (full.train_clips == short[1])
+    clip_index = full.train_clips[keep]
+    excluded = clip_index == short[1]
+    poses = full.train_poses[keep].clone()
+    poses[excluded] = float("nan")
+    config = replace(TINY, batch_size=24, warm_fraction=0.5, tracked_fraction=0.6,
+                     tracked_history=2)
+    torch.manual_seed(0)
+    network = LGDNetwork(_network_config(config, 17, 10))
+    objective = ReprojectionObjective(body_model, "coco17")
+    layer = objective.layer
+    weights = (~excluded).to(torch.float64)
+    batch, *_ = _training_starts(network, objective, config, poses, clip_index, layer,
+                                 layer.available, torch.Generator().manual_seed(3), weights)
+    assert torch.isfinite(batch.pose).all()
+    # The uniform draw does reach the excluded clip (so the check above can fail).
+    batch, *_ = _training_starts(network, objective, config, poses, clip_index, layer,
+                                 layer.available, torch.Generator().manual_seed(3))
+    assert not torch.isfinite(batch.pose).all()
+
+
+def test_balanced_training_records_source_shares(tmp_path: Path, body_model) -> None:
+    data = load_training_data()
+    small = TrainData(train_poses=data.train_poses, val_poses=data.val_poses[:16],
+                      corpus_version="test-sources", train_clips=data.train_clips,
+                      train_sources=data.train_sources, source_names=data.source_names)
+    out = train(replace(TINY, iterations=1, source_balance=1.0), small, body_model,
+                tmp_path / "w.pt", progress=False)
+    meta = Fitter.load(out, body_model).meta
+    shares = meta.train["source_shares"]
+    assert set(shares) == set(data.source_names)
+    assert all(v == pytest.approx(1 / len(shares), abs=1e-3) for v in shares.values())
+    assert meta.train["settings"]["source_balance"] == 1.0
+    with pytest.raises(TrainingError, match="train_sources"):
+        train(replace(TINY, source_balance=0.5), _data(data.train_poses, data.val_poses),
+              body_model, tmp_path / "x.pt", progress=False)
