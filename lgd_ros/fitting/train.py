@@ -625,20 +625,18 @@ def load_training_data(amass: str | None = None, corpus: str | None = None) -> T
         train_clips = torch.cat([train_clips, extra_train_clips + offset])
         val_clips = torch.cat([val_clips, extra_val_clips + offset])
         train_sources = torch.cat([train_sources,
-                                   _source_numbers(amass_corpus, extra_train_clips, names,
-                                                   prefix="amass/")])
+                                   _source_numbers(amass_corpus, extra_train_clips, names)])
         version += f"+amass({extra_train.shape[0]} train, {extra_val.shape[0]} val poses)"
     return TrainData(train_poses=train_poses, val_poses=val_poses, corpus_version=version,
                      train_clips=train_clips, val_clips=val_clips, train_sources=train_sources,
                      source_names=tuple(names))
 
 
-def _source_numbers(corpus: Any, clips: torch.Tensor, names: list[str],
-                    prefix: str = "") -> torch.Tensor:
+def _source_numbers(corpus: Any, clips: torch.Tensor, names: list[str]) -> torch.Tensor:
     """``[N]`` number of each pose's source in ``names`` (new sources are appended)."""
     numbers = []
     for info in corpus.clips:
-        name = prefix + info.source
+        name = info.source
         if name not in names:
             names.append(name)
         numbers.append(names.index(name))

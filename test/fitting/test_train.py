@@ -126,6 +126,10 @@ def test_amass_clips_join_training_and_validation_by_clip(tmp_path) -> None:
     base_clips = set(base.train_clips.tolist()) | set(base.val_clips.tolist())
     amass_clips = set(mixed.train_clips[base.train_poses.shape[0]:].tolist())
     assert amass_clips and not amass_clips & base_clips
+    # ... and they are one more source for --source-balance.
+    assert mixed.train_sources.shape == (mixed.train_poses.shape[0],)
+    amass_sources = mixed.train_sources[base.train_poses.shape[0]:].unique().tolist()
+    assert [mixed.source_names[i] for i in amass_sources] == ["amass"]
 
 
 def _clip_data() -> TrainData:
