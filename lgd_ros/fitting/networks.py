@@ -17,6 +17,7 @@ written out.
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -33,7 +34,7 @@ from lgd_ros.fitting.state import (
     state_dim,
 )
 
-__all__ = ["GRADIENT_GROUPS", "LGDNetwork", "NetworkConfig", "ResidualMLP"]
+__all__ = ["GRADIENT_GROUPS", "LGDNetwork", "NetworkConfig", "ResidualMLP", "load_grown"]
 
 #: Number of parameter groups whose gradients are normalised separately (orient, body
 #: pose, betas, root).
@@ -110,6 +111,45 @@ class ResidualMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, in_dim] -> [B, out_dim]``."""
         return self.head(self.blocks(self.stem(x)))
+
+
+def load_grown(network: LGDNetwork, source: LGDNetwork) -> None:
+    """Load ``source`` into ``network``, which may have more residual blocks per MLP.
+
+    The extra blocks start as the identity: the scale and bias of each one's last
+    LayerNorm are zeroed, so it returns 0, PReLU(0) = 0 and ``x + f(x) = x`` (the "zero
+    gamma" start of residual networks). The grown network computes exactly what
+    ``source`` does, and training adds capacity without first losing what ``source``
+    learned. Zeroing the last Linear instead would not do: LayerNorm rescales its first
+    small non-zero output to unit size, so the block would jump in after one step.
+
+    Raises:
+        ValueError: ``source`` differs in anything but a smaller block count.
+    """
+    grown, base = network.config, source.config
+    same = {k: v for k, v in base.to_dict().items()
+            if k not in ("num_blocks", "steps", "warm_steps", "warm_blend")}
+    differs = {k: (v, getattr(grown, k)) for k, v in same.items() if getattr(grown, k) != v}
+    if differs or base.num_blocks > grown.num_blocks:
+        raise ValueError(
+            f"can only add residual blocks to a network: {base.num_blocks} -> "
+            f"{grown.num_blocks} blocks, other differences (source, target): {differs}"
+        )
+    missing, unexpected = network.load_state_dict(source.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"unexpected parameters in the source network: {unexpected}")
+    for mlp in (network.init_net, network.update_net):
+        for block in list(mlp.blocks)[base.num_blocks:]:
+            last_norm = block.layers[5]
+            nn.init.zeros_(last_norm.weight)
+            nn.init.zeros_(last_norm.bias)
+    def in_new_block(name: str) -> bool:
+        match = re.match(r"(init_net|update_net)\.blocks\.(\d+)\.", name)
+        return match is not None and int(match.group(2)) >= base.num_blocks
+
+    not_new = [name for name in missing if not in_new_block(name)]
+    if not_new:
+        raise ValueError(f"parameters missing from the source network: {not_new}")
 
 
 def _observation_features(obs: KeypointObservation) -> torch.Tensor:

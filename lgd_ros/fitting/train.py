@@ -53,7 +53,7 @@ from lgd_ros.data import DataError
 from lgd_ros.fitting.errors import FittingError, TrainingError
 from lgd_ros.fitting.losses import LossWeights, ground_truth, stage_loss
 from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
-from lgd_ros.fitting.networks import LGDNetwork, NetworkConfig
+from lgd_ros.fitting.networks import LGDNetwork, NetworkConfig, load_grown
 from lgd_ros.fitting.objective import (
     ReprojectionObjective,
     normalized_projection,
@@ -359,12 +359,13 @@ def train(
 
         source, _ = load_weights(init_from, expected_fingerprint=None, expected_format=config.fmt,
                                  map_location=device)
-        if _structure(source.config) != _structure(net_config):
+        try:
+            load_grown(network, source)
+        except ValueError as exc:
             raise TrainingError(
-                f"--init-from {init_from}: its network {source.config.to_dict()} differs from "
-                f"the requested {net_config.to_dict()}"
-            )
-        network.load_state_dict(source.state_dict())
+                f"--init-from {init_from}: its network {source.config.to_dict()} does not fit "
+                f"the requested {net_config.to_dict()} ({exc}); only --blocks may be larger"
+            ) from exc
     average = _weight_average(network, config.ema_decay)
     start_iteration = 0
     elapsed_before = 0.0
@@ -503,12 +504,6 @@ def train(
         metrics={**metrics, "history": history},
     )
     return save_weights(out, network, meta)
-
-
-def _structure(config: NetworkConfig) -> dict[str, int | float]:
-    """The config fields that shape the parameters (not step counts or the warm blend)."""
-    return {k: v for k, v in config.to_dict().items()
-            if k not in ("steps", "warm_steps", "warm_blend")}
 
 
 def _training_starts(
@@ -743,8 +738,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-size", type=int, default=defaults.val_size)
     parser.add_argument("--resume", action="store_true", help="continue from <out>.ckpt")
     parser.add_argument("--init-from", default=None,
-                        help="start from these weights (same network options), e.g. to "
-                             "fine-tune for another body model")
+                        help="start from these weights (same network options, or more "
+                             "--blocks: new blocks start as the identity), e.g. to fine-tune "
+                             "for another body model or to grow the network")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

@@ -99,6 +99,13 @@ def test_init_from_other_weights(tmp_path: Path, body_model, train_poses, val_po
     with pytest.raises(TrainingError, match="init-from"):
         train(replace(TINY, width=24), data, body_model, tmp_path / "c.pt", progress=False,
               init_from=first)
+    # More blocks are allowed (the network grows); fewer are not.
+    grown = train(replace(TINY, iterations=1, num_blocks=2), data, body_model,
+                  tmp_path / "d.pt", progress=False, init_from=first)
+    assert Fitter.load(grown, body_model).network.config.num_blocks == 2
+    with pytest.raises(TrainingError, match="blocks"):
+        train(replace(TINY, num_blocks=1), data, body_model, tmp_path / "e.pt",
+              progress=False, init_from=grown)
 
 
 def test_amass_clips_join_training_and_validation_by_clip(tmp_path) -> None:
