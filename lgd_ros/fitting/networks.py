@@ -135,21 +135,22 @@ def load_grown(network: LGDNetwork, source: LGDNetwork) -> None:
             f"can only add residual blocks to a network: {base.num_blocks} -> "
             f"{grown.num_blocks} blocks, other differences (source, target): {differs}"
         )
+
+    def in_new_block(name: str) -> bool:
+        match = re.match(r"(init_net|update_net)\.blocks\.(\d+)\.", name)
+        return match is not None and int(match.group(2)) >= base.num_blocks
+
     missing, unexpected = network.load_state_dict(source.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"unexpected parameters in the source network: {unexpected}")
+    not_new = [name for name in missing if not in_new_block(name)]
+    if not_new:
+        raise ValueError(f"parameters missing from the source network: {not_new}")
     for mlp in (network.init_net, network.update_net):
         for block in list(mlp.blocks)[base.num_blocks:]:
             last_norm = block.layers[5]
             nn.init.zeros_(last_norm.weight)
             nn.init.zeros_(last_norm.bias)
-    def in_new_block(name: str) -> bool:
-        match = re.match(r"(init_net|update_net)\.blocks\.(\d+)\.", name)
-        return match is not None and int(match.group(2)) >= base.num_blocks
-
-    not_new = [name for name in missing if not in_new_block(name)]
-    if not_new:
-        raise ValueError(f"parameters missing from the source network: {not_new}")
 
 
 def _observation_features(obs: KeypointObservation) -> torch.Tensor:
