@@ -168,19 +168,26 @@ def test_tracked_warm_starts_are_trained_and_validated(tmp_path: Path, body_mode
     assert "val_tracked" not in Fitter.load(plain, body_model).meta.metrics
 
 
+def _untrained_coco17(config: TrainConfig, body_model):
+    """A freshly initialised (seed 0) coco17 network of ``config`` and its objective."""
+    from lgd_ros.fitting.networks import LGDNetwork
+    from lgd_ros.fitting.objective import ReprojectionObjective
+    from lgd_ros.fitting.train import _network_config
+
+    torch.manual_seed(0)
+    network = LGDNetwork(_network_config(config, 17, 10))
+    return network, ReprojectionObjective(body_model, "coco17")
+
+
 def test_training_starts_follow_the_fractions(body_model) -> None:
     """Layout of a batch: cold and perturbed starts first, then the tracked ones, whose
     start is the Fitter's warm start from the network's own fit of the previous frame."""
-    from lgd_ros.fitting.networks import LGDNetwork
-    from lgd_ros.fitting.objective import ReprojectionObjective
-    from lgd_ros.fitting.train import _network_config, _training_starts
+    from lgd_ros.fitting.train import _training_starts
 
     data = _clip_data()
     config = replace(TINY, batch_size=20, warm_fraction=0.5, tracked_fraction=0.6,
                      tracked_history=1)
-    torch.manual_seed(0)
-    network = LGDNetwork(_network_config(config, 17, 10))
-    objective = ReprojectionObjective(body_model, "coco17")
+    network, objective = _untrained_coco17(config, body_model)
     layer = objective.layer
     gen = torch.Generator().manual_seed(4)
     batch, obs, start, warm = _training_starts(network, objective, config, data.train_poses,
@@ -264,9 +271,7 @@ def test_training_data_names_the_source_of_every_pose() -> None:
 def test_training_starts_draw_only_weighted_poses(body_model) -> None:
     """Cold, perturbed and tracked samples all come from poses with draw weight > 0:
     the excluded clip's poses are NaN, and no NaN reaches the batch."""
-    from lgd_ros.fitting.networks import LGDNetwork
-    from lgd_ros.fitting.objective import ReprojectionObjective
-    from lgd_ros.fitting.train import _network_config, _training_starts
+    from lgd_ros.fitting.train import _training_starts
 
     full = load_training_data()
     clips, counts = full.train_clips.unique(return_counts=True)
@@ -278,9 +283,7 @@ def test_training_starts_draw_only_weighted_poses(body_model) -> None:
     poses[excluded] = float("nan")
     config = replace(TINY, batch_size=24, warm_fraction=0.5, tracked_fraction=0.6,
                      tracked_history=2)
-    torch.manual_seed(0)
-    network = LGDNetwork(_network_config(config, 17, 10))
-    objective = ReprojectionObjective(body_model, "coco17")
+    network, objective = _untrained_coco17(config, body_model)
     layer = objective.layer
     weights = (~excluded).to(torch.float64)
     batch, *_ = _training_starts(network, objective, config, poses, clip_index, layer,
