@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import torch
 
 from benchmarks import bench_bag, bench_fitting
 from lgd_ros.data import load_pose_corpus
@@ -14,6 +17,8 @@ def test_fitting_benchmark_prints_its_tables(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "| LGD cold, 4 steps | clean |" in out and "| SMPLify-style | occluded |" in out
     assert "| LGD warm, 2 steps | noisy |" in out
+    # Ratios on the baseline's views carry their bootstrap interval, e.g. "0.79 (0.72-0.85)".
+    assert re.search(r"\| LGD cold, 4 steps \| clean \|[^|]*\|[^|]*\| \d\.\d\d \(\d\.\d\d-\d\.\d\d\) \|", out)
     assert "### Per held-out motion" in out and "humanoid3d_roll" in out
 
 
@@ -38,3 +43,17 @@ def test_bag_benchmark_prints_throughput_and_the_goal(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "| 1 | frame by frame (node order, `--lanes 1`) |" in out and "| 1 | batched (" in out
     assert "Goal: at least 20x real time for one person" in out
+
+
+def test_ratio_interval_is_paired_over_views() -> None:
+    gen = torch.Generator().manual_seed(3)
+    theirs = 60.0 + 40.0 * torch.rand(200, generator=gen)
+    # A method that is exactly 0.7x the baseline on every view: no doubt about the ratio,
+    # however the views vary (an unpaired bootstrap would report a wide interval).
+    assert bench_fitting.ratio_interval(0.7 * theirs, theirs) == pytest.approx((0.7, 0.7))
+    ours = 0.8 * theirs + 10.0 * torch.randn(200, generator=gen)
+    low, high = bench_fitting.ratio_interval(ours, theirs)
+    point = float(ours.mean() / theirs.mean())
+    assert low < point < high and high - low < 0.1
+    with pytest.raises(ValueError, match="equal non-empty"):
+        bench_fitting.ratio_interval(ours[:10], theirs)

@@ -169,3 +169,18 @@ def test_result_select_and_concatenate(fitter: Fitter, views) -> None:
     joined = FitResult.concatenate([result.select([0]), one])
     assert len(joined) == 2
     np.testing.assert_allclose(joined.pose[1].numpy(), result.pose[1].numpy())
+
+
+def test_a_batch_fits_each_sample_as_if_alone(fitter: Fitter, views) -> None:
+    """Batching people (the bag tool's lanes, the benchmark's sequences) must not change
+    anyone's fit: no statistic may mix samples."""
+    kp, conf, k = views.keypoints_px[:4].clone(), views.confidence[:4].clone(), views.intrinsics[:4]
+    conf[1, :6] = 0.0  # samples of the batch differ in what they show
+    cold = fitter.fit(kp, conf, k)
+    warm = fitter.fit(kp, conf, k, init=cold)
+    for i in range(4):
+        alone = fitter.fit(kp[i:i + 1], conf[i:i + 1], k[i:i + 1])
+        torch.testing.assert_close(alone.pose, cold.pose[i:i + 1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(alone.transl, cold.transl[i:i + 1], atol=1e-4, rtol=1e-4)
+        warm_alone = fitter.fit(kp[i:i + 1], conf[i:i + 1], k[i:i + 1], init=cold.select([i]))
+        torch.testing.assert_close(warm_alone.joints, warm.joints[i:i + 1], atol=1e-4, rtol=1e-4)
