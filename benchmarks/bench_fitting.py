@@ -322,9 +322,15 @@ def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: Synt
     for motion in sorted(set(motions)):
         rows = torch.tensor([i for i, m in enumerate(motions) if m == motion])
         sub = SyntheticBatch(**{k: v[rows] for k, v in batch.__dict__.items()})
-        ours = scores(fits["LGD"].select(rows), sub, available)[1]
-        theirs = scores(fits["baseline"].select(rows), sub, available)[1]
-        lines.append(f"| {motion} | {len(rows)} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+        ours = per_view_pa_mm(fits["LGD"].select(rows), sub)
+        theirs = per_view_pa_mm(fits["baseline"].select(rows), sub)
+        if ours.numel() == 0:  # no view of this motion kept enough keypoints
+            lines.append(f"| {motion} | {len(rows)} | - | - | - |")
+            continue
+        ratio = float(ours.mean() / theirs.mean())
+        low, high = ratio_interval(ours, theirs)
+        lines.append(f"| {motion} | {len(rows)} | {float(ours.mean()):.1f} | "
+                     f"{float(theirs.mean()):.1f} | {ratio:.2f} ({low:.2f}-{high:.2f}) |")
     return "\n".join(lines) + "\n"
 
 
