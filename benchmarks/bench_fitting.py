@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = render(rows, fitter, base_ms["full"], args, len(seqs),
                    time.perf_counter() - started)
+    table += distribution_table(rows, fitter.default_steps)
     table += per_motion_table(motions, clean_fits, batch, available, fitter.default_steps)
     print(table)
     if args.write_docs:
@@ -312,6 +313,30 @@ def held_out_source_mask(corpus: PoseCorpus, source: str, weights_version: str,
                              f"training split holds these clips; give older files "
                              f"(--weights, --prior) or use the val split")
     return in_source[corpus.clip_index]
+
+
+def distribution_table(rows: list[Row], steps: int) -> str:
+    """Quantiles of the per-view PA-MPJPE: whether a mean ratio comes from typical views or
+    from the tail (a method's gross failures weigh on its mean)."""
+    quantiles = (0.25, 0.5, 0.75, 0.9)
+    lines = ["", f"### Per-view PA-MPJPE quantiles (mm; LGD cold, {steps} steps, and the "
+             f"baseline, same views)", "",
+             "| method | condition | " + " | ".join(f"p{q * 100:.0f}" for q in quantiles)
+             + " | p50 ratio |", "|---|---|" + "---|" * (len(quantiles) + 1)]
+    for condition in CONDITIONS:
+        pair = [next((r for r in rows if r.condition == condition and r.method == name
+                      and r.per_view_pa_mm is not None and r.per_view_pa_mm.numel()), None)
+                for name in (f"LGD cold, {steps} steps", "SMPLify-style")]
+        if None in pair:
+            continue
+        values = [torch.quantile(r.per_view_pa_mm.double(), torch.tensor(quantiles,
+                                                                          dtype=torch.float64))
+                  for r in pair]
+        for r, v in zip(pair, values, strict=True):
+            ratio = f"{float(values[0][1] / values[1][1]):.2f}" if r is pair[0] else ""
+            lines.append(f"| {r.method} | {condition} | "
+                         + " | ".join(f"{float(x):.1f}" for x in v) + f" | {ratio} |")
+    return "\n".join(lines) + "\n"
 
 
 def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: SyntheticBatch,

@@ -20,6 +20,7 @@ def test_fitting_benchmark_prints_its_tables(capsys: pytest.CaptureFixture[str])
     # Ratios on the baseline's views carry their bootstrap interval, e.g. "0.79 (0.72-0.85)".
     assert re.search(r"\| LGD cold, 4 steps \| clean \|[^|]*\|[^|]*\| \d\.\d\d \(\d\.\d\d-\d\.\d\d\) \|", out)
     assert "### Per held-out motion" in out and "humanoid3d_roll" in out
+    assert "### Per-view PA-MPJPE quantiles" in out and "| SMPLify-style | occluded | " in out
 
 
 def test_cross_check_on_another_source_needs_files_that_never_saw_it() -> None:
