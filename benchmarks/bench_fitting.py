@@ -9,7 +9,9 @@ the previous frame's fit as ``init``), and the SMPLify-style baseline
 (:mod:`lgd_ros.fitting.smplify`) at its full schedule and at shorter ones.
 
 Prints a markdown table (errors in mm / px, time per fit at batch 1, throughput at batch
-64, ratios against the baseline measured in the same run) and writes it to
+64, ratios against the baseline measured in the same run, with a paired bootstrap interval),
+then where the error is: per-view quantiles, per held-out motion, shape against pose and
+per joint group. ``--write-docs`` writes it all to
 ``docs/benchmarks/fitting.md`` plus the error-vs-time plot
 ``docs/images/fitting_error_vs_time.png`` (with ``--write-docs``).
 
@@ -40,9 +42,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from lgd_ros.body import SMPL_JOINT_NAMES, BodyModel
 from lgd_ros.data import PoseCorpus, load_pose_corpus
 from lgd_ros.fitting import FitResult, Fitter
-from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe
+from lgd_ros.fitting.metrics import mpjpe, pa_mpjpe, procrustes_align
 from lgd_ros.fitting.pose_prior import PosePrior, default_pose_prior_path
 from lgd_ros.fitting.smplify import SmplifyFitter
 from lgd_ros.fitting.synthetic import SyntheticBatch, sample_batch
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                    time.perf_counter() - started)
     table += distribution_table(rows, fitter.default_steps)
     table += per_motion_table(motions, clean_fits, batch, available, fitter.default_steps)
+    table += error_breakdown_table(clean_fits, batch, fitter.body_model, fitter.default_steps)
     print(table)
     if args.write_docs:
         out = REPO / "docs" / "benchmarks" / "fitting.md"
@@ -356,6 +360,57 @@ def per_motion_table(motions: list[str], fits: dict[str, FitResult], batch: Synt
         low, high = ratio_interval(ours, theirs)
         lines.append(f"| {motion} | {len(rows)} | {float(ours.mean()):.1f} | "
                      f"{float(theirs.mean()):.1f} | {ratio:.2f} ({low:.2f}-{high:.2f}) |")
+    return "\n".join(lines) + "\n"
+
+
+# Joint groups of the error breakdown, by SMPL joint name.
+JOINT_GROUPS: dict[str, tuple[str, ...]] = {
+    "torso and head": ("pelvis", "spine1", "spine2", "spine3", "neck", "left_collar",
+                       "right_collar", "head"),
+    "hips and knees": ("left_hip", "right_hip", "left_knee", "right_knee"),
+    "ankles and feet": ("left_ankle", "right_ankle", "left_foot", "right_foot"),
+    "shoulders and elbows": ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow"),
+    "wrists and hands": ("left_wrist", "right_wrist", "left_hand", "right_hand"),
+}
+
+
+def error_breakdown_table(fits: dict[str, FitResult], batch: SyntheticBatch,
+                          body_model: BodyModel, steps: int) -> str:
+    """Where the PA-MPJPE is: shape or pose, and which joints (clean views).
+
+    Each method's fit is re-posed with the true shape (what its shape error costs) and with
+    the true joint rotations under its own orientation and shape (what its pose error
+    costs); then its aligned error per joint group.
+    """
+    ok = batch.usable
+    if not bool(ok.any()):
+        return ""
+    group_index = {name: [SMPL_JOINT_NAMES.index(j) for j in joints]
+                   for name, joints in JOINT_GROUPS.items()}
+    one_vertex = body_model.vertex_subset([0])  # joints only: skip the mesh
+
+    def pa(pose: torch.Tensor, betas: torch.Tensor) -> float:
+        joints = body_model(pose, betas, torch.zeros_like(pose[:, :3]),
+                            vertex_subset=one_vertex).joints
+        return float(pa_mpjpe(joints, batch.joints)[ok].mean() * 1000)
+
+    lines = ["", f"### Where the error is (clean views; LGD cold, {steps} steps)", "",
+             "PA-MPJPE mm of each fit as it is, re-posed with the true shape, and re-posed "
+             "with the true joint rotations (its own orientation and shape); then its "
+             "aligned error per joint group.", "",
+             "| method | as fitted | true shape | true joint rotations | "
+             + " | ".join(group_index) + " |", "|---|---|---|---|" + "---|" * len(group_index)]
+    for label, key in (("LGD", "LGD"), ("SMPLify-style", "baseline")):
+        fit = fits.get(key)
+        if fit is None:
+            continue
+        betas = batch.betas[:, :fit.betas.shape[1]]
+        body = torch.cat([fit.pose[:, :3], batch.pose[:, 3:]], dim=-1)
+        per_joint = (procrustes_align(fit.joints, batch.joints) - batch.joints).norm(dim=-1)
+        per_joint = per_joint[ok].mean(0) * 1000
+        groups = [f"{float(per_joint[i].mean()):.0f}" for i in group_index.values()]
+        lines.append(f"| {label} | {pa(fit.pose, fit.betas):.1f} | {pa(fit.pose, betas):.1f} | "
+                     f"{pa(body, fit.betas):.1f} | " + " | ".join(groups) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ def test_fitting_benchmark_prints_its_tables(capsys: pytest.CaptureFixture[str])
     assert re.search(r"\| LGD cold, 4 steps \| clean \|[^|]*\|[^|]*\| \d\.\d\d \(\d\.\d\d-\d\.\d\d\) \|", out)
     assert "### Per held-out motion" in out and "humanoid3d_roll" in out
     assert "### Per-view PA-MPJPE quantiles" in out and "| SMPLify-style | occluded | " in out
+    assert "### Where the error is" in out and "| wrists and hands |" in out
 
 
 def test_cross_check_on_another_source_needs_files_that_never_saw_it() -> None:
