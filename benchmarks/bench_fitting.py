@@ -11,7 +11,7 @@ the previous frame's fit as ``init``), and the SMPLify-style baseline
 Prints a markdown table (errors in mm / px, time per fit at batch 1, throughput at batch
 64, ratios against the baseline measured in the same run, with a paired bootstrap interval),
 then where the error is: per-view quantiles, per held-out motion, shape against pose and
-per joint group. ``--write-docs`` writes it all to
+per joint group. It writes it all to
 ``docs/benchmarks/fitting.md`` plus the error-vs-time plot
 ``docs/images/fitting_error_vs_time.png`` (with ``--write-docs``).
 
