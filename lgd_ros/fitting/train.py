@@ -332,6 +332,12 @@ def train(
         raise TrainingError(f"cannot use device {config.device!r}: {exc}") from exc
     if not 0.0 <= config.warm_blend <= 1.0:
         raise TrainingError(f"warm_blend must be in [0, 1], got {config.warm_blend}")
+    # Checked here, not at the first batch: a bad value must not cost a model load first.
+    if not 0.0 <= config.sampler.recombine_probability <= 1.0:
+        raise TrainingError("recombine_probability must be in [0, 1], got "
+                            f"{config.sampler.recombine_probability}")
+    if not config.sampler.perturb_std_deg >= 0.0:
+        raise TrainingError(f"perturb_std_deg must be >= 0, got {config.sampler.perturb_std_deg}")
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     body_model = body_model.to(device)
@@ -716,6 +722,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-dropout", type=float, default=sampler.dropout_rate[1],
                         help="largest share of keypoints such a sample loses (default "
                              "%(default)s)")
+    parser.add_argument("--recombine-probability", type=float,
+                        default=sampler.recombine_probability,
+                        help="share of training poses that take one limb group from another "
+                             "pose of the batch (default %(default)s; less with a large "
+                             "corpus such as AMASS)")
+    parser.add_argument("--perturb-std-deg", type=float, default=sampler.perturb_std_deg,
+                        help="joint-rotation noise of the pose augmentation, degrees, kept "
+                             "within joint limits (default %(default)s)")
     parser.add_argument("--second-order", action="store_true",
                         help="back-propagate through the gradient (slower)")
     parser.add_argument("--ema", type=float, default=defaults.ema_decay, metavar="DECAY",
@@ -760,7 +774,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_size=args.val_size,
         sampler=replace(SamplerConfig(), noise_px=(0.0, args.max_noise_px),
                         dropout_sample_probability=args.dropout_probability,
-                        dropout_rate=(0.0, args.max_dropout)),
+                        dropout_rate=(0.0, args.max_dropout),
+                        recombine_probability=args.recombine_probability,
+                        perturb_std_deg=args.perturb_std_deg),
     )
 
 

@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from lgd_ros.fitting import Fitter, TrainingError
-from lgd_ros.fitting.train import TrainConfig, TrainData, load_training_data, main, train
+from lgd_ros.fitting.train import (
+    TrainConfig,
+    TrainData,
+    build_parser,
+    config_from_args,
+    load_training_data,
+    main,
+    train,
+)
 
 TINY = TrainConfig(fmt="coco17", iterations=2, batch_size=8, width=16, init_width=16,
                    num_blocks=1, steps=2, warm_steps=1, checkpoint_every=1, val_every=0,
@@ -81,12 +89,26 @@ def test_weight_average_is_what_is_saved(tmp_path: Path, body_model, train_poses
         train(replace(TINY, warm_blend=1.5), data, body_model, tmp_path / "bad.pt", progress=False)
     with pytest.raises(TrainingError, match="ema_decay"):
         train(replace(TINY, ema_decay=1.0), data, body_model, tmp_path / "bad.pt", progress=False)
+    for bad in (dict(recombine_probability=1.5), dict(perturb_std_deg=float("nan"))):
+        with pytest.raises(TrainingError, match=next(iter(bad))):
+            train(replace(TINY, sampler=replace(TINY.sampler, **bad)), data, body_model,
+                  tmp_path / "bad.pt", progress=False)
 
 
 def test_cli_reports_errors_without_traceback(tmp_path: Path, capsys) -> None:
     code = main(["--fmt", "no_such_format", "--out", str(tmp_path / "w.pt"), "--no-progress"])
     assert code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_cli_sampler_options_reach_the_config() -> None:
+    args = build_parser().parse_args(["--recombine-probability", "0.6", "--perturb-std-deg", "9",
+                                      "--max-noise-px", "4"])
+    sampler = config_from_args(args).sampler
+    assert (sampler.recombine_probability, sampler.perturb_std_deg) == (0.6, 9.0)
+    assert sampler.noise_px == (0.0, 4.0)
+    defaults = config_from_args(build_parser().parse_args([])).sampler
+    assert defaults.recombine_probability == TrainConfig().sampler.recombine_probability
 
 
 def test_init_from_other_weights(tmp_path: Path, body_model, train_poses, val_poses) -> None:
