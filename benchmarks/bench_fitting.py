@@ -445,9 +445,9 @@ def render(rows: list[Row], fitter: Fitter, base_ms: float, args: argparse.Names
         b = base.get(r.condition)
         ratio = "-"
         if b is not None and r.per_view_pa_mm is not None and b.per_view_pa_mm is not None:
-            low, high = ratio_interval(r.per_view_pa_mm, b.per_view_pa_mm)
             ratio = f"{r.pa_mpjpe_mm / b.pa_mpjpe_mm:.2f}"
             if r is not b:
+                low, high = ratio_interval(r.per_view_pa_mm, b.per_view_pa_mm)
                 ratio += f" ({low:.2f}-{high:.2f})"
         speed = f"{base_ms / r.ms_per_fit:.0f}x"
         tp = f"{r.fits_per_s:.0f}" if r.fits_per_s else ""
