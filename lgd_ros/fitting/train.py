@@ -332,7 +332,8 @@ def train(
         raise TrainingError(f"cannot use device {config.device!r}: {exc}") from exc
     if not 0.0 <= config.warm_blend <= 1.0:
         raise TrainingError(f"warm_blend must be in [0, 1], got {config.warm_blend}")
-    # Checked here, not at the first batch: a bad value must not cost a model load first.
+    # Checked before the network is built; augment_poses would refuse them only at the
+    # first batch, after the set-up.
     if not 0.0 <= config.sampler.recombine_probability <= 1.0:
         raise TrainingError("recombine_probability must be in [0, 1], got "
                             f"{config.sampler.recombine_probability}")
