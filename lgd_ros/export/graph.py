@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lgd_ros.export.metadata import Start
-from lgd_ros.fitting.fitter import FitResult, Fitter, make_fit_result
+from lgd_ros.fitting.fitter import RESULT_TENSORS, FitResult, Fitter, make_fit_result
 from lgd_ros.fitting.observation import KeypointObservation, normalize_keypoints
 from lgd_ros.fitting.state import BodyState
 
@@ -51,10 +51,7 @@ INPUT_NAMES: tuple[str, ...] = ("keypoints", "confidence", "intrinsics")
 #: feed the inputs a graph declares.
 WARM_INPUT_NAMES: tuple[str, ...] = ("init_pose", "init_betas", "init_transl", "init_joints")
 #: Outputs, in order: the tensor fields of :class:`lgd_ros.fitting.FitResult`.
-OUTPUT_NAMES: tuple[str, ...] = (
-    "pose", "betas", "transl", "joints", "keypoints3d", "keypoints2d", "residuals_px",
-    "mean_error_px", "quality", "success",
-)
+OUTPUT_NAMES: tuple[str, ...] = RESULT_TENSORS
 
 INPUT_DOCS: dict[str, str] = {
     "keypoints": "[B, J, 2] float32 pixel coordinates (u right, v down) in the keypoint "
@@ -115,6 +112,9 @@ def warm_start_state(fitter: Fitter, pose: torch.Tensor, betas: torch.Tensor,
 class FitGraph(nn.Module):
     """``K``-step fit of one fitter as a module with tensor inputs and outputs only.
 
+    The fitter's own :class:`~lgd_ros.fitting.fitter.FitModule` (what ``Fitter.fit``
+    traces and runs) with the plain networks, taking the export's warm inputs.
+
     Args:
         fitter: a loaded :class:`Fitter` (its network, objective and options are used as
             they are; move it to the export device and dtype first).
@@ -122,18 +122,11 @@ class FitGraph(nn.Module):
         start: ``cold`` (init network) or ``warm`` (the previous fit is an input).
     """
 
-    available: torch.Tensor
-
     def __init__(self, fitter: Fitter, steps: int, start: Start) -> None:
         super().__init__()
-        self.fitter = fitter
-        self.network = fitter.network
-        self.objective = fitter.objective
-        self.options = fitter.options
-        self.fmt = fitter.fmt
+        self.fit = fitter.fit_module(start == "warm", steps, eager_networks=False)
         self.steps = steps
         self.start = start
-        self.register_buffer("available", fitter.layer.available.clone(), persistent=False)
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -147,23 +140,16 @@ class FitGraph(nn.Module):
                 init_joints: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Fit; the ``init_*`` inputs (see :data:`WARM_INPUT_NAMES`) only for a warm graph.
 
+        ``init_transl`` and ``init_joints`` are accepted for the graph's input list; the
+        warm start reads only ``init_pose`` and ``init_betas``.
+
         Returns:
             The tensors named in :data:`OUTPUT_NAMES`.
         """
-        obs = normalize_keypoints(keypoints, confidence, intrinsics, self.available)
-        start_state = None
-        if self.start == "warm":
-            if init_pose is None or init_betas is None or init_transl is None \
-                    or init_joints is None:
-                raise ValueError(f"a warm-start FitGraph needs {', '.join(WARM_INPUT_NAMES)}")
-            start_state = warm_start_state(self.fitter, init_pose, init_betas, init_transl,
-                                           init_joints, obs)
-        states, _ = self.network(obs, self.objective, self.steps, init=start_state)
-        final = states[-1]
-        posed = self.objective.pose(final, obs)
-        result = make_fit_result(final, posed, obs, keypoints, intrinsics, steps=self.steps,
-                                 fmt=self.fmt, options=self.options)
-        return tuple(getattr(result, name) for name in OUTPUT_NAMES)
+        if self.start == "warm" and (init_pose is None or init_betas is None
+                                     or init_transl is None or init_joints is None):
+            raise ValueError(f"a warm-start FitGraph needs {', '.join(WARM_INPUT_NAMES)}")
+        return self.fit(keypoints, confidence, intrinsics, init_pose, init_betas)
 
 
 # ------------------------------------------------------------------ pieces of the loop
