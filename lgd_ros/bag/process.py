@@ -452,13 +452,14 @@ def _make_detector(parameters: LoadedParameters) -> Any:
 
 
 def _preload(pipeline: Any, formats: set[str]) -> None:
-    """Load the weights of each format now, so a missing file stops the run before output."""
+    """Load (and prepare) the fitter of each format now, so a missing file stops the run
+    before output."""
     from lgd_ros.body.errors import KeypointFormatError
     from lgd_ros.fitting.errors import WeightsError
 
     for fmt in sorted(formats):
         try:
-            pipeline.fitter(fmt)
+            pipeline.preload([fmt])
         except WeightsError as error:
             raise BagProcessingError(f"cannot load the fitter for keypoint format {fmt!r}: {error}") from error
         except KeypointFormatError:

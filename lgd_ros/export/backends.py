@@ -103,6 +103,8 @@ class FitterLike(Protocol):
             fmt: str | None = None, init: FitResult | None = None,
             steps: int | None = None) -> FitResult: ...
 
+    def prepare(self, steps: int | None = None, warm_steps: int | None = None) -> None: ...
+
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -253,6 +255,10 @@ class GraphFitter(ABC):
     def default_warm_steps(self) -> int:
         """Update steps of the warm-start graph (the cold graph's if there is none)."""
         return self.warm.steps if self.warm is not None else self.cold.steps
+
+    def prepare(self, steps: int | None = None, warm_steps: int | None = None) -> None:
+        """Nothing to do: the graphs are loaded (the torch fitter traces its graphs here)."""
+        return None
 
     def _input_device(self) -> torch.device:
         """Device the backend wants its input tensors on."""

@@ -397,6 +397,23 @@ class Fitter:
                                                                         strict=True)},
                          steps_used=steps, fmt=self.fmt)
 
+    def prepare(self, steps: int | None = None, warm_steps: int | None = None) -> None:
+        """Trace the cold and warm graphs of these step counts now (None = the defaults).
+
+        A stream's first frames would otherwise pay for tracing (about 0.2 s a graph);
+        front ends call this at start-up. Fits one made-up person cold, then warm.
+        """
+        j = self.num_keypoints
+        along = torch.linspace(0.0, 1.0, j, dtype=self.dtype, device=self.device)
+        keypoints = torch.stack([300.0 + 40.0 * torch.sin(6.0 * along), 100.0 + 280.0 * along],
+                                dim=-1)[None]
+        confidence = torch.ones(1, j, dtype=self.dtype, device=self.device)
+        intrinsics = torch.tensor([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]],
+                                  dtype=self.dtype, device=self.device)
+        cold = self.fit(keypoints, confidence, intrinsics, steps=steps)
+        self.fit(keypoints, confidence, intrinsics, init=cold,
+                 steps=warm_steps if warm_steps is not None else None)
+
     def fit_module(self, warm: bool, steps: int, *, eager_networks: bool = True) -> FitModule:
         """The fit of ``steps`` update steps as a module with tensor inputs and outputs.
 

@@ -165,9 +165,10 @@ class BodyFittingPipeline:
         return self._fitters[fmt]
 
     def preload(self, formats: Sequence[str]) -> None:
-        """Load fitters ahead of the first frame (weights problems show at start-up)."""
+        """Load fitters ahead of the first frame (weights problems show at start-up) and
+        let them prepare, so the first frames are fitted as fast as the rest."""
         for fmt in formats:
-            self.fitter(fmt)
+            self.fitter(fmt).prepare(self.config.steps, self.config.warm_steps)
 
     def process(self, stamp: float, people: Sequence[PersonObservation],
                 camera: CameraModel) -> FrameResult:

@@ -240,3 +240,16 @@ def test_a_batch_fits_each_sample_as_if_alone(fitter: Fitter, views) -> None:
         torch.testing.assert_close(alone.transl, cold.transl[i:i + 1], atol=1e-4, rtol=1e-4)
         warm_alone = fitter.fit(kp[i:i + 1], conf[i:i + 1], k[i:i + 1], init=cold.select([i]))
         torch.testing.assert_close(warm_alone.joints, warm.joints[i:i + 1], atol=1e-4, rtol=1e-4)
+
+
+def test_prepare_traces_the_graphs_a_stream_uses(body_model, views) -> None:
+    fitter = Fitter.load(body_model=body_model)
+    fitter.prepare()
+    assert set(fitter._graphs) == {(False, fitter.default_steps, fitter.options),
+                                   (True, fitter.default_warm_steps, fitter.options)}
+    kp, conf, k = views.keypoints_px[:2], views.confidence[:2], views.intrinsics[:2]
+    fitter.fit(kp, conf, k, init=fitter.fit(kp, conf, k))
+    assert len(fitter._graphs) == 2  # nothing traced on the stream's first frames
+    fitter.prepare(steps=3, warm_steps=1)
+    assert (False, 3, fitter.options) in fitter._graphs
+    assert (True, 1, fitter.options) in fitter._graphs
