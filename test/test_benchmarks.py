@@ -40,6 +40,15 @@ def test_cross_check_on_another_source_needs_files_that_never_saw_it() -> None:
         bench_fitting.held_out_source_mask(corpus, "lafan1", "pose_corpus_v2", "pose_corpus_v2")
 
 
+def test_train_source_takes_only_that_sources_training_clips() -> None:
+    corpus = load_pose_corpus()
+    mask = bench_fitting.train_source_mask(corpus, "deepmimic")
+    assert int(mask.sum()) == corpus.counts()["sources"]["deepmimic"]["train_poses"]
+    assert not bool((mask & corpus.split_mask("val")).any())
+    with pytest.raises(SystemExit, match="no training clips.*deepmimic"):
+        bench_fitting.train_source_mask(corpus, "lafan1")
+
+
 def test_bag_benchmark_prints_throughput_and_the_goal(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_bag.main(["--seconds", "3", "--people", "1"]) == 0
     out = capsys.readouterr().out
