@@ -376,12 +376,13 @@ class Fitter:
             FitInputError: wrong shapes or types, unusable intrinsics, mismatching init.
 
         The first fit of each start (cold or warm) and step count traces
-        :class:`FitModule` into a frozen TorchScript graph (about 0.2 s) and checks it
-        against the eager module on that call's inputs; later fits run the graph. Why: at
-        batch 1 a fit is a few hundred small tensor operations, and Python's dispatch of
-        each costs more than its arithmetic -- the graph runs the same operations about
-        40% faster (``docs/fitting.md``). If tracing fails or the graph disagrees, a
-        warning says so and the fitter runs eagerly.
+        :class:`FitModule` into a frozen TorchScript graph (about 0.25 s; see
+        :meth:`prepare`) and checks it against the eager module on that call's inputs;
+        later fits run the graph, whatever their batch size. Why: at batch 1 a fit is a
+        few hundred small tensor operations, and Python's dispatch of each costs more than
+        its arithmetic -- the graph runs the same operations about twice as fast
+        (``docs/fitting.md``). If tracing fails or the graph disagrees, a warning says so
+        and the fitter runs eagerly.
         """
         kp, conf, k_mat, steps = self._check_inputs(keypoints, confidence, intrinsics, fmt,
                                                     init, steps)
@@ -400,7 +401,7 @@ class Fitter:
     def prepare(self, steps: int | None = None, warm_steps: int | None = None) -> None:
         """Trace the cold and warm graphs of these step counts now (None = the defaults).
 
-        A stream's first frames would otherwise pay for tracing (about 0.2 s a graph);
+        A stream's first frames would otherwise pay for tracing (about 0.25 s a graph);
         front ends call this at start-up. Fits one made-up person cold, then warm.
         """
         j = self.num_keypoints
@@ -411,8 +412,7 @@ class Fitter:
         intrinsics = torch.tensor([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]],
                                   dtype=self.dtype, device=self.device)
         cold = self.fit(keypoints, confidence, intrinsics, steps=steps)
-        self.fit(keypoints, confidence, intrinsics, init=cold,
-                 steps=warm_steps if warm_steps is not None else None)
+        self.fit(keypoints, confidence, intrinsics, init=cold, steps=warm_steps)
 
     def fit_module(self, warm: bool, steps: int, *, eager_networks: bool = True) -> FitModule:
         """The fit of ``steps`` update steps as a module with tensor inputs and outputs.
