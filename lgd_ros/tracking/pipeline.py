@@ -154,21 +154,28 @@ class BodyFittingPipeline:
         return twin
 
     def fitter(self, fmt: str):  # -> Fitter | GraphFitter (imported lazily)
-        """The fitter for a keypoint format on the configured backend, loaded on first use."""
+        """The fitter for a keypoint format on the configured backend, loaded on first use.
+
+        A new fitter is prepared at once (the torch backend traces its cold and warm
+        graphs, about 0.5 s), so only the first frame of a format waits, not also the
+        first warm-started one.
+        """
         from lgd_ros.export import load_fitter
 
         if fmt not in self._fitters:
             weights = Path(self.config.weights) if self.config.weights else None
-            self._fitters[fmt] = load_fitter(
+            fitter = load_fitter(
                 self.config.backend, weights, body_model=self.body_model, fmt=fmt,
                 device=self.device, steps=self.config.steps, warm_steps=self.config.warm_steps)
+            fitter.prepare(self.config.steps, self.config.warm_steps)
+            self._fitters[fmt] = fitter
         return self._fitters[fmt]
 
     def preload(self, formats: Sequence[str]) -> None:
-        """Load fitters ahead of the first frame (weights problems show at start-up) and
-        let them prepare, so the first frames are fitted as fast as the rest."""
+        """Load (and prepare) fitters ahead of the first frame: weights problems show at
+        start-up, and the first frames are fitted as fast as the rest."""
         for fmt in formats:
-            self.fitter(fmt).prepare(self.config.steps, self.config.warm_steps)
+            self.fitter(fmt)
 
     def process(self, stamp: float, people: Sequence[PersonObservation],
                 camera: CameraModel) -> FrameResult:

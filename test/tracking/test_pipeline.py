@@ -38,6 +38,13 @@ def test_a_sequence_is_tracked_and_warm_started(scene) -> None:
     assert results[-1].tracked_ids == sorted(first_ids)
 
 
+def test_a_loaded_fitter_is_prepared_for_the_configured_steps() -> None:
+    pipeline = BodyFittingPipeline(PipelineConfig(device="cpu", steps=3, warm_steps=1))
+    pipeline.preload(["coco17"])
+    fitter = pipeline.fitter("coco17")
+    assert {(warm, steps) for warm, steps, _ in fitter._graphs} == {(False, 3), (True, 1)}
+
+
 def test_bad_frames_are_refused_without_touching_the_tracks(scene) -> None:
     pipeline = BodyFittingPipeline(PipelineConfig(device="cpu"))
     camera = CameraModel(K)
