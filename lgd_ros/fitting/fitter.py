@@ -61,8 +61,11 @@ RESULT_TENSORS: tuple[str, ...] = (
     "mean_error_px", "quality", "success",
 )
 
-#: Most traced graphs a fitter keeps (one per start and step count; each holds the weights).
-MAX_GRAPHS: int = 8
+#: Most traced graphs a fitter keeps, least recently used dropped first. One per start and
+#: step count; each costs 15-40 MB here (more with more steps). A stream uses two (cold and
+#: warm); the benchmark's sweep over 0-4 cold and 1-4 warm steps uses nine, and a cache
+#: smaller than a cyclic sweep re-traces on every call.
+MAX_GRAPHS: int = 12
 
 
 @dataclass(frozen=True)
