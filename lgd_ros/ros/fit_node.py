@@ -197,6 +197,7 @@ class FitNode(Node):
             self._mailbox_cv.notify()
 
     def _work(self) -> None:
+        self._preload_image_fitter()
         while not self._stop.is_set():
             with self._mailbox_cv:
                 while self._mailbox is None and not self._stop.is_set():
@@ -209,6 +210,23 @@ class FitNode(Node):
                 self._process(kind, msg, received)
             except Exception as error:
                 self.get_logger().error(f"frame dropped after an unexpected error: {error!r}")
+
+    def _preload_image_fitter(self) -> None:
+        """With an image input the keypoint format is known (the detector's): load and
+        prepare its fitter now, in the worker, so the first camera frame is not held up
+        for about a second. Keypoint topics name their format per message, so their
+        fitters still load with the first message of each format."""
+        if self._pipeline is None or not self.parameters.image_topic:
+            return
+        from lgd_ros.detect.blazepose import BLAZEPOSE33
+
+        try:
+            self._pipeline.preload([BLAZEPOSE33])
+            self.get_logger().info(f"fitter for the image detector's {BLAZEPOSE33} keypoints "
+                                   "loaded and prepared")
+        except FittingError as error:
+            # Reported again on every frame's output (fit_status NO_MODEL_LOADED).
+            self.get_logger().error(f"cannot load the fitter for {BLAZEPOSE33}: {error}")
 
     # ------------------------------------------------------------ processing
     def _process(self, kind: str, msg: Any, received: float) -> None:

@@ -153,6 +153,48 @@ def test_degenerate_camera_info_is_refused(fit_node) -> None:
     process.assert_running()
 
 
+def test_camera_images_are_detected_and_fitted(start_node, test_node) -> None:
+    """The image input, end to end over DDS: a real video frame (Sports2D's demo, two
+    people) in, fitted bodies out. With an image input the keypoint format is known (the
+    detector's), so the node prepares that fitter at start-up, before the first frame."""
+    import time
+
+    from sensor_msgs.msg import Image
+
+    from lgd_ros.detect import find_sports2d_demo_video, read_video_frames
+    from lgd_ros.ros.conversions import fill_image
+
+    process = start_node(parameters={"image_topic": "image_raw"})
+    client = FitNodeClient(test_node)
+    image_pub = test_node.create_publisher(Image, "image_raw", 10)
+    client.wait_connected()
+    testing.wait_for_subscribers(test_node, image_pub)
+    deadline = time.monotonic() + 60
+    while "loaded and prepared" not in process.log() and time.monotonic() < deadline:
+        client.bodies.spin_for(0.2)
+    assert "fitter for the image detector's blazepose33 keypoints loaded and prepared" \
+        in process.log()
+    frame = read_video_frames(find_sports2d_demo_video(), (80,))[80][::2, ::2]  # 884 x 497
+    height, width = frame.shape[:2]
+    matrix = np.array([[0.8 * width, 0, width / 2], [0, 0.8 * width, height / 2], [0, 0, 1]])
+    out: list[FittedBodyArray] = []
+    for attempt in range(20):
+        client.send_camera_info(matrix, width, height)
+        image = fill_image(Image(), np.ascontiguousarray(frame), "camera_optical")
+        image.header.stamp.sec = 50 + attempt
+        before = len(client.bodies.messages)
+        image_pub.publish(image)
+        out = [m for m in client.bodies.spin_for(1.5)[before:] if m.bodies]
+        if out:
+            break
+    assert out, "no fitted bodies came back for a frame with two people"
+    bodies = out[0].bodies
+    assert 1 <= len(bodies) <= 2
+    assert any(b.fit_status == FittedBody.FIT_OK for b in bodies)
+    assert "image detector: BlazePose" in process.log()
+    process.assert_running()
+
+
 def test_topics_follow_remaps_and_namespace(start_node, test_node) -> None:
     start_node(remaps={"__ns": "/front", "keypoints": "detector/people"})
     client = FitNodeClient(test_node, prefix="/front/")
