@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lgd_ros.export.metadata import Start
-from lgd_ros.fitting.fitter import RESULT_TENSORS, FitResult, Fitter, make_fit_result
+from lgd_ros.fitting.fitter import RESULT_TENSORS, Fitter, make_fit_result
 from lgd_ros.fitting.observation import KeypointObservation, normalize_keypoints
 from lgd_ros.fitting.state import BodyState
 
@@ -38,8 +38,6 @@ __all__ = [
     "GradientGraph",
     "StartPiece",
     "StepPiece",
-    "previous_fit",
-    "warm_start_state",
 ]
 
 #: Inputs of every fit graph: ``keypoints [B, J, 2]`` pixels, ``confidence [B, J]``,
@@ -76,37 +74,6 @@ OUTPUT_DOCS: dict[str, str] = {
     "quality": "[B] in [0, 1], 0 on failure",
     "success": "[B] bool; false = do not use this fit",
 }
-
-
-def previous_fit(pose: torch.Tensor, betas: torch.Tensor, transl: torch.Tensor,
-                 joints: torch.Tensor, fmt: str) -> FitResult:
-    """A :class:`FitResult` holding the warm-start inputs (the per-keypoint fields empty).
-
-    Lets the graph call the fitter's own warm start on graph inputs, so the exported warm
-    start cannot drift from the torch fitter's.
-    """
-    batch = pose.shape[0]
-    zeros = pose.new_zeros(batch)
-    return FitResult(
-        pose=pose, betas=betas, transl=transl, joints=joints,
-        keypoints3d=joints[:, :0], keypoints2d=joints[:, :0, :2], residuals_px=joints[:, :0, 0],
-        mean_error_px=zeros, quality=zeros, success=zeros > 0, steps_used=0, fmt=fmt,
-    )
-
-
-def warm_start_state(fitter: Fitter, pose: torch.Tensor, betas: torch.Tensor,
-                     transl: torch.Tensor, joints: torch.Tensor,
-                     obs: KeypointObservation) -> BodyState:
-    """The first state of a warm fit, exactly as :meth:`Fitter.fit` makes it.
-
-    Calls the fitter's warm start (a private method of :class:`Fitter`; there is no public
-    function for it yet) on a :func:`previous_fit` of the graph inputs.
-
-    Args:
-        pose: ``[B, 72]``; betas: ``[B, num_betas]``; transl: ``[B, 3]``; joints:
-            ``[B, 24, 3]`` of the previous fit. obs: the new frame's observation.
-    """
-    return fitter._warm_state(previous_fit(pose, betas, transl, joints, fitter.fmt), obs)
 
 
 class FitGraph(nn.Module):
@@ -192,7 +159,6 @@ class StartPiece(nn.Module):
 
     def __init__(self, fitter: Fitter, start: Start) -> None:
         super().__init__()
-        self.fitter = fitter
         self.network = fitter.network
         self.objective = fitter.objective
         self.start = start
@@ -214,8 +180,8 @@ class StartPiece(nn.Module):
             if init_pose is None or init_betas is None or init_transl is None \
                     or init_joints is None:
                 raise ValueError(f"a warm StartPiece needs {', '.join(WARM_INPUT_NAMES)}")
-            state = warm_start_state(self.fitter, init_pose, init_betas, init_transl,
-                                     init_joints, obs)
+            # The warm start FitModule.forward (what Fitter.fit runs) makes.
+            state = self.network.warm_state(obs, init_pose[:, 3:], init_betas)
         else:
             state = self.network(obs, self.objective, 0)[0][0]
         return _observation_tensors(obs) + (state.flat(),)

@@ -346,12 +346,6 @@ class Fitter:
         check_steps(steps)
         return kp, conf, k_mat, steps
 
-    def _warm_state(self, init: FitResult, obs: KeypointObservation) -> BodyState:
-        """Start of a warm fit from previous fits (see :meth:`LGDNetwork.warm_state`)."""
-        pose = init.pose.to(self.device, self.dtype)
-        return self._inference_network.warm_state(obs, pose[:, 3:],
-                                                  init.betas.to(self.device, self.dtype))
-
     def fit(
         self,
         keypoints: torch.Tensor | np.ndarray,
